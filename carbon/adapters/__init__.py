@@ -1,0 +1,1 @@
+"""Outbound adapters: the SQL ledger store (SQLite, PostgreSQL) and file readers."""

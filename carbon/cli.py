@@ -1,0 +1,239 @@
+"""The `carbon` command line: factors, calculations and the HTTP service."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from carbon.core.model import Emission, Method
+from carbon.errors import CarbonError, FactorValidationError
+from carbon.registry import FactorRegistry, check_release, load_registry
+from carbon.registry.files import MANIFEST
+from carbon.registry.seal import seal_release
+from carbon.services.calculations import energy_avoided, loans_avoided
+from carbon.services.views import emission_view, factor_view, release_view
+from carbon.settings import get_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="Carbon accounting for online lending and green computing.", no_args_is_help=True)
+factors_app = typer.Typer(help="Inspect and check emission-factor releases.", no_args_is_help=True)
+calculate_app = typer.Typer(help="Compute avoided emissions without recording them.", no_args_is_help=True)
+app.add_typer(factors_app, name="factors")
+app.add_typer(calculate_app, name="calculate")
+
+_out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+ReleaseOption = Annotated[str | None, typer.Option("--release", help="Pin a factor release.")]
+OnOption = Annotated[str | None, typer.Option("--on", help="Activity date, YYYY-MM-DD.")]
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn a CarbonError into one line on stderr and exit code 1 (problems listed one per line)."""
+    try:
+        yield
+    except FactorValidationError as error:
+        for problem in error.problems:
+            _err.print(f"carbon: {problem}", markup=False)
+        _err.print(f"carbon: error: {len(error.problems)} problem(s) found", markup=False)
+        raise typer.Exit(1) from None
+    except CarbonError as error:
+        _err.print(f"carbon: error: {error}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _registry() -> FactorRegistry:
+    """The registry of the configured factors folder."""
+    return load_registry(get_settings().factors_dir)
+
+
+def _day(text: str | None, default: date | None = None) -> date:
+    """Parse an ISO date, or fail with the CLI's one-line message."""
+    if text is None:
+        return default or date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CarbonError(f"--on must be a date like 2021-12-31, got {text!r}") from None
+
+
+def _print_json(data: Any) -> None:
+    """Machine output, stable key order."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@factors_app.command("list")
+def factors_list(
+    release: ReleaseOption = None,
+    activity: Annotated[str | None, typer.Option(help="Only this activity.")] = None,
+    region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
+    on: OnOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the factors of a release (the current one by default)."""
+    with _reported():
+        registry = _registry()
+        day = _day(on) if on else None
+        found = registry.factors(release, activity=activity, region=region, on=day)
+        if as_json:
+            _print_json([factor_view(f) for f in found])
+            return
+        table = Table("id", "value", "unit", "region", "valid", "book", "confidence",
+                      title=f"release {registry.release(release).id}")  # fmt: skip
+        for f in found:
+            valid = f"{f.valid_from}..{f.valid_to or ''}"
+            table.add_row(f.id, f.value_text, f.unit, f.region, valid, str(f.book), str(f.confidence))
+        _out.print(table)
+
+
+@factors_app.command("show")
+def factors_show(factor_id: str, release: ReleaseOption = None, as_json: JsonOption = False) -> None:
+    """Show one factor with its full provenance."""
+    with _reported():
+        view = factor_view(_registry().factor(factor_id, release))
+        if as_json:
+            _print_json(view)
+            return
+        source = view.pop("source")
+        for key, value in [*view.items(), *(("source." + k, v) for k, v in source.items())]:
+            if value is not None:
+                _out.print(f"{key:>18}  {value}", markup=False)
+
+
+@factors_app.command("releases")
+def factors_releases(as_json: JsonOption = False) -> None:
+    """List factor releases, newest first, marking the current one."""
+    with _reported():
+        registry = _registry()
+        views = [release_view(r, r.id == registry.current.id) for r in registry.releases()]
+        if as_json:
+            _print_json(views)
+            return
+        for v in views:
+            mark = "*" if v["current"] else " "
+            _out.print(f"{mark} {v['id']}  published {v['published']}  {v['factor_count']} factors  "
+                       f"sha256 {v['checksum'][:16]}", markup=False)  # fmt: skip
+
+
+@factors_app.command("check")
+def factors_check(
+    path: Annotated[Path | None, typer.Argument(help="A release folder or a factors folder.")] = None,
+) -> None:
+    """Validate factor files; every problem is printed with its file and line."""
+    with _reported():
+        target = path or get_settings().factors_dir
+        if (target / MANIFEST).is_file():
+            problems = check_release(target)
+            if problems:
+                raise FactorValidationError(problems)
+            _out.print(f"ok: release {target.name} is sound", markup=False)
+            return
+        registry = load_registry(target)
+        count = sum(len(r.factors) for r in registry.releases())
+        _out.print(f"ok: {len(registry.releases())} release(s), {count} factors, current "
+                   f"{registry.current.id}", markup=False)  # fmt: skip
+
+
+@factors_app.command("diff")
+def factors_diff(old: str, new: str, as_json: JsonOption = False) -> None:
+    """Show the factors added, removed and changed between two releases."""
+    with _reported():
+        diff = _registry().diff(old, new)
+        if as_json:
+            _print_json({
+                "old": diff.old, "new": diff.new, "unchanged": diff.unchanged,
+                "added": [factor_view(f) for f in diff.added],
+                "removed": [factor_view(f) for f in diff.removed],
+                "changed": [{"old": factor_view(a), "new": factor_view(b)} for a, b in diff.changed],
+            })  # fmt: skip
+            return
+        for f in diff.added:
+            _out.print(f"+ {f.id} {f.value_text} {f.unit}", markup=False)
+        for f in diff.removed:
+            _out.print(f"- {f.id} {f.value_text} {f.unit}", markup=False)
+        for a, b in diff.changed:
+            _out.print(f"~ {a.id} v{a.version} {a.value_text} {a.unit} -> v{b.version} "
+                       f"{b.value_text} {b.unit}", markup=False)  # fmt: skip
+        _out.print(f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} "
+                   f"changed, {diff.unchanged} unchanged", markup=False)  # fmt: skip
+
+
+@factors_app.command("seal")
+def factors_seal(path: Path) -> None:
+    """Write the checksums of a release being prepared into its manifest (not for released folders)."""
+    with _reported():
+        for name, digest in seal_release(path).items():
+            _out.print(f"{digest}  {name}", markup=False)
+        problems = check_release(path)
+        if problems:
+            raise FactorValidationError(problems)
+
+
+def _print_emission(emission: Emission, as_json: bool, unit: str) -> None:
+    """Print an avoided emission with the factor, release and source behind it."""
+    view = emission_view(emission, "avoided", unit)
+    if as_json:
+        _print_json(view)
+        return
+    f = emission.factor
+    _out.print(f"avoided     {view['display']}  (exactly {view['emission']['value']} {unit})",
+               markup=False)  # fmt: skip
+    _out.print(f"activity    {view['quantity']['value']} {emission.unit}", markup=False)
+    _out.print(f"factor      {f.id} v{f.version} = {f.value_text} {f.unit} ({f.confidence})",
+               markup=False)  # fmt: skip
+    _out.print(f"release     {f.release}", markup=False)
+    _out.print(f"source      {f.source.publisher}: {f.source.document}, {f.table}", markup=False)
+
+
+UnitOption = Annotated[str, typer.Option("--unit", help="Unit of the result: tCO2e, kgCO2e, gCO2e...")]
+
+
+@calculate_app.command("loans")
+def calculate_loans(
+    count: Annotated[int, typer.Option("--count", help="Number of online loans.")],
+    on: OnOption = None,
+    release: ReleaseOption = None,
+    region: Annotated[str, typer.Option(help="Where the loans were made.")] = "CN",
+    unit: UnitOption = "tCO2e",
+    as_json: JsonOption = False,
+) -> None:
+    """Avoided emissions of online loans against branch visits."""
+    with _reported():
+        emission = loans_avoided(_registry(), count, _day(on), release=release, region=region)
+        _print_emission(emission, as_json, unit)
+
+
+@calculate_app.command("energy")
+def calculate_energy(
+    saved: Annotated[str, typer.Option("--saved", help='Energy saved, like "46769.74 MWh".')],
+    factor: Annotated[str | None, typer.Option("--factor", help="Pin a factor id.")] = None,
+    region: Annotated[str | None, typer.Option(help="Grid region for a lookup, like CN.")] = None,
+    on: OnOption = None,
+    method: Annotated[Method | None, typer.Option(help="Scope 2 method of the grid factor.")] = None,
+    release: ReleaseOption = None,
+    unit: UnitOption = "tCO2e",
+    as_json: JsonOption = False,
+) -> None:
+    """Avoided emissions of saved electricity, by a pinned factor or the grid factor of a region."""
+    with _reported():
+        day = _day(on) if on or region else None
+        emission = energy_avoided(_registry(), saved, factor_id=factor, region=region, on=day,
+                                  method=method, release=release)  # fmt: skip
+        _print_emission(emission, as_json, unit)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

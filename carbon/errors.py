@@ -1,0 +1,117 @@
+"""The CarbonError tree: every failure the library raises on purpose.
+
+Our exception hierarchy::
+
+    CarbonError
+    ├── UnitError (ValueError)
+    │   ├── UnknownUnitError              a unit the registry does not define
+    │   └── DimensionError                a unit of the wrong dimension for its use
+    ├── QuantityError (ValueError)        a negative, non-finite or malformed amount
+    ├── FactorError
+    │   ├── FactorNotFoundError (LookupError)
+    │   ├── AmbiguousFactorError (LookupError)
+    │   ├── ReleaseNotFoundError (LookupError)
+    │   └── FactorDefinitionError (ValueError)  a factor row that contradicts itself
+    └── FactorValidationError             a release with problems, each with file and line
+
+Errors carry structured fields, so the HTTP edge and the CLI render them without parsing messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AmbiguousFactorError",
+    "CarbonError",
+    "DimensionError",
+    "FactorDefinitionError",
+    "FactorError",
+    "FactorNotFoundError",
+    "FactorValidationError",
+    "Problem",
+    "QuantityError",
+    "ReleaseNotFoundError",
+    "UnitError",
+    "UnknownUnitError",
+]
+
+
+class CarbonError(Exception):
+    """Base of every error the project raises deliberately."""
+
+
+class UnitError(CarbonError, ValueError):
+    """A unit that cannot be used where it was given."""
+
+
+class UnknownUnitError(UnitError):
+    """The unit registry has no such unit."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        super().__init__(f"unknown unit {unit!r}")
+
+
+class DimensionError(UnitError):
+    """A unit of the wrong dimension: kWh where loans were expected, say."""
+
+    def __init__(self, unit: str, expected: str, received: str) -> None:
+        self.unit = unit
+        self.expected = expected
+        self.received = received
+        super().__init__(f"unit {unit!r} has dimension {received}, expected a quantity of {expected}")
+
+
+class QuantityError(CarbonError, ValueError):
+    """An amount that is negative, not finite or not a number."""
+
+
+class FactorError(CarbonError):
+    """A factor or release could not be used."""
+
+
+class FactorNotFoundError(FactorError, LookupError):
+    """No factor matches an id or a lookup key."""
+
+
+class AmbiguousFactorError(FactorError, LookupError):
+    """More than one factor matches a lookup key; the caller must narrow it."""
+
+    def __init__(self, message: str, candidates: tuple[str, ...]) -> None:
+        self.candidates = candidates
+        super().__init__(f"{message}; candidates: {', '.join(candidates)}")
+
+
+class ReleaseNotFoundError(FactorError, LookupError):
+    """No factor release has that id."""
+
+
+class FactorDefinitionError(FactorError, ValueError):
+    """A factor whose fields contradict each other; `messages` lists every contradiction."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = tuple(messages)
+        super().__init__("; ".join(messages))
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in a factor release, located by file and line (0: the whole file)."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
+
+
+class FactorValidationError(FactorError):
+    """A factor release failed validation; `problems` lists every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(problems)
+        first = str(problems[0]) if problems else "no problems"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{first}{more}")

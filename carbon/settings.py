@@ -1,0 +1,43 @@
+"""Typed settings from the environment (prefix CARBON_), built only by get_settings() or by a test."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_factors_dir", "get_settings"]
+
+
+def default_factors_dir() -> Path:
+    """The factors/ folder beside the package (source checkout, editable install, container image)."""
+    return Path(__file__).resolve().parent.parent / "factors"
+
+
+class Settings(BaseSettings):
+    """Service settings; priority: arguments, then CARBON_* environment variables, then defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="CARBON_", extra="forbid")
+
+    factors_dir: Path = Field(default_factory=default_factors_dir)
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_loans_per_batch: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """CARBON_DATABASE_URL, or a SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'carbon.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()
