@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
+from carbon.adapters.migrate import upgrade
+from carbon.adapters.sql_store import create_ledger_engine
+from carbon.api import create_app
 from carbon.core.model import Emission, Method
 from carbon.errors import CarbonError, FactorValidationError
 from carbon.registry import FactorRegistry, check_release, load_registry
@@ -232,6 +237,41 @@ def calculate_energy(
         emission = energy_avoided(_registry(), saved, factor_id=factor, region=region, on=day,
                                   method=method, release=release)  # fmt: skip
         _print_emission(emission, as_json, unit)
+
+
+db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the ledger database named by the settings."""
+    with _reported():
+        settings = get_settings()
+        upgrade(create_ledger_engine(settings.resolved_database_url))
+        _out.print(f"ok: database at {_safe_url(settings.resolved_database_url)} is up to date", markup=False)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (CARBON_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (CARBON_PORT).")] = None,
+) -> None:
+    """Check the factors, create or migrate the database, and serve the HTTP API."""
+    with _reported():
+        settings = get_settings()
+        registry = load_registry(settings.factors_dir)
+        application = create_app(settings, registry)
+        _err.print(f"carbon: serving on http://{host or settings.host}:{port or settings.port} "
+                   f"(factors {registry.current.id}, database {_safe_url(settings.resolved_database_url)})",
+                   markup=False)  # fmt: skip
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info",
+                timeout_graceful_shutdown=30)  # fmt: skip
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def main() -> None:

@@ -12,7 +12,12 @@ Our exception hierarchy::
     │   ├── AmbiguousFactorError (LookupError)
     │   ├── ReleaseNotFoundError (LookupError)
     │   └── FactorDefinitionError (ValueError)  a factor row that contradicts itself
-    └── FactorValidationError             a release with problems, each with file and line
+    ├── FactorValidationError             a release with problems, each with file and line
+    ├── RequestError (ValueError)         a request that is well-formed but cannot be carried out
+    ├── NotFoundError (LookupError)       no such resource for this tenant
+    └── IdempotencyError
+        ├── IdempotencyKeyReusedError     the same key sent with another request
+        └── RequestInFlightError          the same key while its first request still runs
 
 Errors carry structured fields, so the HTTP edge and the CLI render them without parsing messages.
 """
@@ -29,9 +34,14 @@ __all__ = [
     "FactorError",
     "FactorNotFoundError",
     "FactorValidationError",
+    "IdempotencyError",
+    "IdempotencyKeyReusedError",
+    "NotFoundError",
     "Problem",
     "QuantityError",
     "ReleaseNotFoundError",
+    "RequestError",
+    "RequestInFlightError",
     "UnitError",
     "UnknownUnitError",
 ]
@@ -115,3 +125,23 @@ class FactorValidationError(FactorError):
         first = str(problems[0]) if problems else "no problems"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"{first}{more}")
+
+
+class RequestError(CarbonError, ValueError):
+    """A well-formed request that cannot be carried out: a loan twice in one batch, say."""
+
+
+class NotFoundError(CarbonError, LookupError):
+    """No such resource for this tenant (another tenant's resource is not found either)."""
+
+
+class IdempotencyError(CarbonError):
+    """An Idempotency-Key that cannot be honoured as sent."""
+
+
+class IdempotencyKeyReusedError(IdempotencyError):
+    """The key was first used with a different request; its first response stands."""
+
+
+class RequestInFlightError(IdempotencyError):
+    """The key's first request is still running; retry after it finishes."""

@@ -8,7 +8,7 @@ from carbon.core.calculate import decimal_text, format_amount
 from carbon.core.model import Emission, Factor
 from carbon.registry import Release
 
-__all__ = ["amount_view", "display_amount", "emission_view", "factor_view", "release_view"]
+__all__ = ["amount_view", "display_amount", "emission_view", "factor_ref_view", "factor_view", "release_view"]
 
 
 def amount_view(mg: int, unit: str = "tCO2e") -> dict[str, str]:
@@ -55,6 +55,24 @@ def factor_view(factor: Factor) -> dict[str, Any]:
             "licence": factor.source.licence,
         },
     }
+
+
+def factor_ref_view(factor: Factor) -> dict[str, Any]:
+    """The short form of a factor inside a result: enough to trace it, with its source."""
+    view = factor_view(factor)
+    keys = (
+        "id",
+        "version",
+        "release",
+        "value",
+        "unit",
+        "region",
+        "method",
+        "gwp_set",
+        "confidence",
+        "source",
+    )
+    return {key: view[key] for key in keys}
 
 
 def emission_view(emission: Emission, book: str, unit: str = "tCO2e") -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""The ledger's tables (SQLAlchemy Core). Rows are inserted, never updated or deleted."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["entries", "entry_lines", "idempotency_keys", "loan_claims", "loan_releases", "metadata"]
+
+metadata = MetaData()
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", String(40), nullable=False, unique=True),
+    Column("tenant", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("book", String(20), nullable=False),
+    Column("client_reference", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("body_checksum", String(64), nullable=False),
+    Column("factor_release", String(64)),
+    Column("reverses", String(40), unique=True),
+    Column("period_end", Date),
+    Column("mg", BigInteger, nullable=False),
+)
+Index("ix_entries_tenant_seq", entries.c.tenant, entries.c.seq)
+
+entry_lines = Table(
+    "entry_lines",
+    metadata,
+    Column("entry_id", String(40), ForeignKey("entries.entry_id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("book", String(20), nullable=False),
+    Column("activity", String(128), nullable=False),
+    Column("activity_date", Date, nullable=False),
+    Column("quantity", String(64), nullable=False),
+    Column("unit", String(100), nullable=False),
+    Column("mg", BigInteger, nullable=False),
+    Column("factor_id", String(128)),
+    Column("factor_version", Integer),
+    Column("factor_release", String(64)),
+    Column("region", String(32)),
+    Column("method", String(16)),
+)
+Index(
+    "ix_entry_lines_tenant_book_date", entry_lines.c.tenant, entry_lines.c.book, entry_lines.c.activity_date
+)
+
+loan_claims = Table(
+    "loan_claims",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("loan_id", String(128), primary_key=True),
+    Column("claim", Integer, primary_key=True),
+    Column("entry_id", String(40), ForeignKey("entries.entry_id"), nullable=False),
+    Column("disbursed_on", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("product", String(64)),
+    Column("region", String(32)),
+    Column("mg", BigInteger, nullable=False),
+)
+Index("ix_loan_claims_entry", loan_claims.c.entry_id)
+
+loan_releases = Table(
+    "loan_releases",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("loan_id", String(128), primary_key=True),
+    Column("claim", Integer, primary_key=True),
+    Column("reversal_entry_id", String(40), ForeignKey("entries.entry_id"), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_checksum", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("entry_id", String(40), ForeignKey("entries.entry_id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,309 @@
+"""The ledger in SQL (SQLAlchemy Core): SQLite by default, PostgreSQL in production.
+
+Every write runs in one transaction per tenant: SQLite takes the write lock up front (BEGIN IMMEDIATE),
+PostgreSQL a transaction-scoped advisory lock on the tenant, so duplicate detection and the idempotency
+key are decided and stored atomically with the entries. Nothing is acknowledged before COMMIT returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+
+from carbon.adapters.schema import entries, entry_lines, idempotency_keys, loan_claims, loan_releases
+from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry, LoanClaim, LoanStatus, StoredResponse
+from carbon.core.model import Book
+
+__all__ = ["SqlLedger", "SqlWrite", "create_ledger_engine"]
+
+_CHUNK = 900  # ids per IN (...) clause: well under SQLite's variable limit
+
+
+def create_ledger_engine(url: str) -> Engine:
+    """An engine with the durability settings a ledger needs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not the default psycopg2
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """WAL, full fsync, foreign keys; let us issue BEGIN ourselves."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    """Take the write lock at the start, so two writers never interleave their checks."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _loan_status(connection: Connection, tenant: str, loan_ids: Iterable[str]) -> LoanStatus:
+    """A loan is counted when its latest claim has not been released by a reversal."""
+    ids = sorted(set(loan_ids))
+    latest_claim: dict[str, int] = {}
+    latest_release: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        for table, into in ((loan_claims, latest_claim), (loan_releases, latest_release)):
+            rows = connection.execute(
+                select(table.c.loan_id, func.max(table.c.claim))
+                .where(table.c.tenant == tenant, table.c.loan_id.in_(chunk))
+                .group_by(table.c.loan_id)
+            )
+            into.update((loan_id, claim) for loan_id, claim in rows)
+    counted = frozenset(i for i, c in latest_claim.items() if latest_release.get(i) != c)
+    next_claim = {i: latest_claim.get(i, -1) + 1 for i in ids if i not in counted}
+    return LoanStatus(counted=counted, next_claim=next_claim)
+
+
+def _line_rows(entry: LedgerEntry) -> list[dict[str, Any]]:
+    return [
+        {
+            "entry_id": entry.entry_id,
+            "line_no": number,
+            "tenant": entry.tenant,
+            "book": str(entry.book),
+            "activity": line.activity,
+            "activity_date": line.activity_date,
+            "quantity": line.quantity,
+            "unit": line.unit,
+            "mg": line.mg,
+            "factor_id": line.factor_id,
+            "factor_version": line.factor_version,
+            "factor_release": line.factor_release,
+            "region": line.region,
+            "method": line.method,
+        }
+        for number, line in enumerate(entry.lines, 1)
+    ]
+
+
+def _entries_with_lines(connection: Connection, rows: Sequence[Any]) -> list[LedgerEntry]:
+    """Assemble entries from their rows and their lines, keeping the order of `rows`."""
+    ids = [row.entry_id for row in rows]
+    lines: dict[str, list[EntryLine]] = {i: [] for i in ids}
+    for chunk in _chunks(ids):
+        query = select(entry_lines).where(entry_lines.c.entry_id.in_(chunk)).order_by(entry_lines.c.line_no)
+        for line in connection.execute(query):
+            lines[line.entry_id].append(
+                EntryLine(
+                    activity=line.activity,
+                    activity_date=line.activity_date,
+                    quantity=line.quantity,
+                    unit=line.unit,
+                    mg=int(line.mg),
+                    factor_id=line.factor_id,
+                    factor_version=line.factor_version,
+                    factor_release=line.factor_release,
+                    region=line.region,
+                    method=line.method,
+                )
+            )
+    return [
+        LedgerEntry(
+            entry_id=row.entry_id,
+            tenant=row.tenant,
+            kind=EntryKind(row.kind),
+            book=Book(row.book),
+            client_reference=row.client_reference,
+            created_at=_aware(row.created_at),
+            body_checksum=row.body_checksum,
+            lines=tuple(lines[row.entry_id]),
+            factor_release=row.factor_release,
+            reverses=row.reverses,
+            period_end=row.period_end,
+        )
+        for row in rows
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _one_entry(connection: Connection, tenant: str, entry_id: str) -> LedgerEntry | None:
+    rows = connection.execute(
+        select(entries).where(entries.c.tenant == tenant, entries.c.entry_id == entry_id)
+    ).all()
+    found = _entries_with_lines(connection, rows)
+    return found[0] if found else None
+
+
+class SqlWrite:
+    """The operations of one write transaction (see `SqlLedger.write`)."""
+
+    def __init__(self, connection: Connection, tenant: str) -> None:
+        self._connection = connection
+        self._tenant = tenant
+
+    def stored_response(self, key: str) -> StoredResponse | None:
+        """The response first given for this idempotency key, if any."""
+        row = self._connection.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.tenant == self._tenant, idempotency_keys.c.key == key
+            )
+        ).first()
+        if row is None:
+            return None
+        return StoredResponse(row.request_checksum, row.status_code, row.response)
+
+    def loan_status(self, loan_ids: Iterable[str]) -> LoanStatus:
+        """Which of these loans this tenant has counted already."""
+        return _loan_status(self._connection, self._tenant, loan_ids)
+
+    def append(self, entry: LedgerEntry, claims: Iterable[LoanClaim] = ()) -> None:
+        """Insert an entry, its lines and the loans it counts."""
+        self._connection.execute(
+            entries.insert().values(
+                entry_id=entry.entry_id,
+                tenant=entry.tenant,
+                kind=str(entry.kind),
+                book=str(entry.book),
+                client_reference=entry.client_reference,
+                created_at=entry.created_at,
+                body_checksum=entry.body_checksum,
+                factor_release=entry.factor_release,
+                reverses=entry.reverses,
+                period_end=entry.period_end,
+                mg=entry.mg,
+            )
+        )
+        if entry.lines:
+            self._connection.execute(entry_lines.insert(), _line_rows(entry))
+        claim_rows = [
+            {"tenant": self._tenant, "entry_id": entry.entry_id, "loan_id": c.loan_id, "claim": c.claim,
+             "disbursed_on": c.disbursed_on, "channel": c.channel, "product": c.product,
+             "region": c.region, "mg": c.mg}
+            for c in claims
+        ]  # fmt: skip
+        if claim_rows:
+            self._connection.execute(loan_claims.insert(), claim_rows)
+
+    def release_loans(self, original_entry_id: str, reversal_entry_id: str) -> None:
+        """Let the loans an entry counted be counted again, by appending releases."""
+        rows = self._connection.execute(
+            select(loan_claims.c.loan_id, loan_claims.c.claim).where(
+                loan_claims.c.tenant == self._tenant, loan_claims.c.entry_id == original_entry_id
+            )
+        ).all()
+        if rows:
+            self._connection.execute(
+                loan_releases.insert(),
+                [{"tenant": self._tenant, "loan_id": r.loan_id, "claim": r.claim,
+                  "reversal_entry_id": reversal_entry_id} for r in rows],
+            )  # fmt: skip
+
+    def reversal_of(self, entry_id: str) -> LedgerEntry | None:
+        """The entry that reversed `entry_id`, if one did."""
+        rows = self._connection.execute(
+            select(entries).where(entries.c.tenant == self._tenant, entries.c.reverses == entry_id)
+        ).all()
+        found = _entries_with_lines(self._connection, rows)
+        return found[0] if found else None
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        """One entry of this tenant, read inside the transaction."""
+        return _one_entry(self._connection, self._tenant, entry_id)
+
+    def remember(
+        self,
+        key: str,
+        request_checksum: str,
+        status_code: int,
+        body: str,
+        entry_id: str | None,
+        now: datetime,
+    ) -> None:
+        """Store the response for the key in the same transaction as the work it acknowledges."""
+        self._connection.execute(
+            idempotency_keys.insert().values(
+                tenant=self._tenant, key=key, request_checksum=request_checksum, status_code=status_code,
+                response=body, entry_id=entry_id, created_at=now,
+            )
+        )  # fmt: skip
+
+
+class SqlLedger:
+    """The ledger store over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def write(self, tenant: str) -> Iterator[SqlWrite]:
+        """A write transaction holding the tenant's write lock; commits on success, else rolls back."""
+        with self.engine.begin() as connection:
+            if self._postgres:
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": tenant})
+            yield SqlWrite(connection, tenant)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def entry(self, tenant: str, entry_id: str) -> LedgerEntry | None:
+        """One entry with its lines."""
+        with self.engine.connect() as connection:
+            return _one_entry(connection, tenant, entry_id)
+
+    def entries(self, tenant: str, limit: int, starting_after: str | None) -> tuple[list[LedgerEntry], bool]:
+        """A page of entries in the order they were recorded, and whether more follow."""
+        with self.engine.connect() as connection:
+            query = select(entries).where(entries.c.tenant == tenant)
+            if starting_after is not None:
+                after = select(entries.c.seq).where(
+                    entries.c.tenant == tenant, entries.c.entry_id == starting_after
+                )
+                query = query.where(entries.c.seq > after.scalar_subquery())
+            rows = connection.execute(query.order_by(entries.c.seq).limit(limit + 1)).all()
+            return _entries_with_lines(connection, rows[:limit]), len(rows) > limit
+
+    def has_entry(self, tenant: str, entry_id: str) -> bool:
+        """Whether the tenant has such an entry (for validating cursors)."""
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(entries.c.seq).where(entries.c.tenant == tenant, entries.c.entry_id == entry_id)
+            ).first()
+            return found is not None
+
+    def totals(self, tenant: str, start: date | None, end: date | None) -> dict[str, tuple[int, int]]:
+        """Milligrams and line count per book, over lines whose activity date is in [start, end]."""
+        query = select(entry_lines.c.book, func.sum(entry_lines.c.mg), func.count()).where(
+            entry_lines.c.tenant == tenant
+        )
+        if start is not None:
+            query = query.where(entry_lines.c.activity_date >= start)
+        if end is not None:
+            query = query.where(entry_lines.c.activity_date <= end)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.group_by(entry_lines.c.book)).all()
+        return {book: (int(mg or 0), int(count)) for book, mg, count in rows}
+
+    def loan_status(self, tenant: str, loan_ids: Iterable[str]) -> LoanStatus:
+        """Which of these loans the tenant has counted (read-only, for previews)."""
+        with self.engine.connect() as connection:
+            return _loan_status(connection, tenant, loan_ids)

@@ -1,0 +1,134 @@
+"""POST /v1/loan-batches and /v1/energy-savings: idempotent writes to the ledger, and previews."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from carbon.api.problems import error_responses
+from carbon.api.schemas import (
+    CalculationRequest,
+    EnergySavingRequest,
+    EnergySavingResult,
+    LoanBatchCalculation,
+    LoanBatchRequest,
+    LoanBatchResult,
+    ResultUnit,
+)
+from carbon.api.state import AppState, app_state, request_checksum, utc_now
+from carbon.core.model import Method
+from carbon.services.ledger import (
+    Outcome,
+    preview_energy_saving,
+    preview_loan_batch,
+    record_energy_saving,
+    record_loan_batch,
+)
+from carbon.services.ledger_inputs import EnergySavingInput, LoanBatchInput, LoanInput, WriteContext
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["writes"])
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A new key per logical write, reused for its retries.",
+    ),
+]
+UnitQuery = Annotated[ResultUnit, Query(description="Unit of the amounts in the response.")]
+State = Annotated[AppState, Depends(app_state)]
+Checksum = Annotated[str, Depends(request_checksum)]
+
+
+def _loan_batch(body: LoanBatchRequest) -> LoanBatchInput:
+    loans = tuple(LoanInput(x.loan_id, x.disbursed_on, x.channel, x.product, x.region) for x in body.loans)
+    return LoanBatchInput(body.batch_id, loans, body.factor_release)
+
+
+def _energy_saving(body: EnergySavingRequest) -> EnergySavingInput:
+    return EnergySavingInput(
+        saving_id=body.saving_id,
+        value=body.energy_saved.value,
+        unit=body.energy_saved.unit,
+        start=body.period.start,
+        end=body.period.end,
+        method=Method(body.method),
+        region=body.region,
+        factor_id=body.factor_id,
+        factor_release=body.factor_release,
+    )
+
+
+def _respond(outcome: Outcome, response: Response) -> dict[str, Any]:
+    response.status_code = outcome.status
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return outcome.body
+
+
+@router.post(
+    "/loan-batches",
+    status_code=201,
+    response_model=LoanBatchResult,
+    responses=error_responses(400, 409, 413, 422, replay=LoanBatchResult),
+    summary="Record a batch of loans and the emissions their online loans avoided",
+)
+def post_loan_batch(
+    body: LoanBatchRequest,
+    response: Response,
+    state: State,
+    checksum: Checksum,
+    key: IdempotencyKey,
+    unit: UnitQuery = "tCO2e",
+) -> dict[str, Any]:
+    """Each loan id counts once per tenant: loans counted before come back in `duplicates`."""
+    ctx = WriteContext(state.tenant, key, checksum, utc_now())
+    with state.in_flight.hold(state.tenant, key):
+        outcome = record_loan_batch(state.ledger, state.registry, ctx, _loan_batch(body),
+                                    max_loans=state.settings.max_loans_per_batch,
+                                    default_region=state.settings.default_loan_region, unit=unit)  # fmt: skip
+    return _respond(outcome, response)
+
+
+@router.post(
+    "/energy-savings",
+    status_code=201,
+    response_model=EnergySavingResult,
+    responses=error_responses(400, 409, 413, 422, replay=EnergySavingResult),
+    summary="Record electricity saved and the emissions it avoided",
+)
+def post_energy_saving(
+    body: EnergySavingRequest,
+    response: Response,
+    state: State,
+    checksum: Checksum,
+    key: IdempotencyKey,
+    unit: UnitQuery = "tCO2e",
+) -> dict[str, Any]:
+    """Avoided emissions are kept in the avoided book, beside the inventory, never netted with it."""
+    ctx = WriteContext(state.tenant, key, checksum, utc_now())
+    with state.in_flight.hold(state.tenant, key):
+        outcome = record_energy_saving(state.ledger, state.registry, ctx, _energy_saving(body), unit=unit)
+    return _respond(outcome, response)
+
+
+@router.post(
+    "/calculations",
+    response_model=LoanBatchResult | EnergySavingResult,
+    responses=error_responses(400, 413, 422),
+    summary="Preview a loan batch or an energy saving; nothing is recorded",
+)
+def post_calculation(body: CalculationRequest, state: State, unit: UnitQuery = "tCO2e") -> dict[str, Any]:
+    """Duplicates are those the ledger holds now; `entry_id` is null."""
+    calculation = body
+    if isinstance(calculation, LoanBatchCalculation):
+        return preview_loan_batch(state.ledger, state.registry, state.tenant, _loan_batch(calculation),
+                                  max_loans=state.settings.max_loans_per_batch,
+                                  default_region=state.settings.default_loan_region, unit=unit)  # fmt: skip
+    return preview_energy_saving(state.registry, _energy_saving(calculation), unit=unit)

@@ -1,0 +1,75 @@
+"""What the app holds for its lifetime, created in the lifespan and reached from requests."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fastapi import Request
+
+from carbon.adapters.sql_store import SqlLedger
+from carbon.errors import RequestInFlightError
+from carbon.registry import FactorRegistry
+from carbon.settings import Settings
+
+__all__ = ["AppState", "InFlight", "app_state", "request_checksum", "utc_now"]
+
+DEFAULT_TENANT = "default"
+
+
+class InFlight:
+    """Idempotency keys whose first request is still running in this process (a retry gets 409)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: set[tuple[str, str]] = set()
+
+    @contextmanager
+    def hold(self, tenant: str, key: str) -> Iterator[None]:
+        """Hold the key for the duration of the request."""
+        with self._lock:
+            if (tenant, key) in self._keys:
+                raise RequestInFlightError(
+                    "a request with this Idempotency-Key is still running; retry shortly"
+                )
+            self._keys.add((tenant, key))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._keys.discard((tenant, key))
+
+
+@dataclass
+class AppState:
+    """The registry, the ledger and the settings of one app."""
+
+    settings: Settings
+    registry: FactorRegistry
+    ledger: SqlLedger
+    in_flight: InFlight = field(default_factory=InFlight)
+    tenant: str = DEFAULT_TENANT
+
+
+def app_state(request: Request) -> AppState:
+    """The state of the app serving this request."""
+    state: AppState = request.app.state.carbon
+    return state
+
+
+async def request_checksum(request: Request) -> str:
+    """SHA-256 over method, path, query and body: what an Idempotency-Key promises not to change."""
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query):
+        digest.update(part.encode() + b"\n")
+    digest.update(await request.body())
+    return digest.hexdigest()
+
+
+def utc_now() -> datetime:
+    """The clock of the shell (the core reads none)."""
+    return datetime.now(UTC)

@@ -1,0 +1,91 @@
+"""Append-only ledger records: an entry and its lines, each line traceable to one factor.
+
+A loan batch becomes one entry with a line per (factor, activity date); a correction is a reversal entry
+whose lines negate the original's. Nothing here is ever updated or deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from carbon.core.model import Book
+
+__all__ = ["EntryKind", "EntryLine", "LedgerEntry", "LoanClaim", "LoanStatus", "StoredResponse"]
+
+
+class EntryKind(StrEnum):
+    """What an entry records."""
+
+    LOAN_BATCH = "loan_batch"
+    ENERGY_SAVING = "energy_saving"
+    REVERSAL = "reversal"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryLine:
+    """One activity of an entry, computed with one factor (or none, for zero-emission activity)."""
+
+    activity: str
+    activity_date: date
+    quantity: str
+    unit: str
+    mg: int
+    factor_id: str | None = None
+    factor_version: int | None = None
+    factor_release: str | None = None
+    region: str | None = None
+    method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoanClaim:
+    """A loan counted once per tenant; `claim` numbers re-counts after a reversal released it."""
+
+    loan_id: str
+    claim: int
+    disbursed_on: date
+    channel: str
+    product: str | None
+    region: str | None
+    mg: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """An immutable ledger entry with its lines."""
+
+    entry_id: str
+    tenant: str
+    kind: EntryKind
+    book: Book
+    client_reference: str
+    created_at: datetime
+    body_checksum: str
+    lines: tuple[EntryLine, ...]
+    factor_release: str | None = None
+    reverses: str | None = None
+    period_end: date | None = None
+
+    @property
+    def mg(self) -> int:
+        """The entry's total: the integer sum of its lines."""
+        return sum(line.mg for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The first response to an idempotent write, replayed for a retry with the same key and body."""
+
+    request_checksum: str
+    status_code: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoanStatus:
+    """Which loans are counted already, and the claim number each new loan gets."""
+
+    counted: frozenset[str]
+    next_claim: dict[str, int]

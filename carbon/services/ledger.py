@@ -1,0 +1,390 @@
+"""Ledger use cases: record loan batches and energy savings, reverse entries, read entries and totals.
+
+Each write is one transaction that checks the idempotency key, detects loans already counted, appends
+the entry and stores the response under the key, so a retry can never count twice and a crash can never
+leave the key without the work or the work without the key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from carbon.core.calculate import calculate
+from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry, LoanClaim, LoanStatus
+from carbon.core.model import Book, Factor
+from carbon.core.units import exact_amount, parse_unit
+from carbon.errors import (
+    FactorError,
+    IdempotencyKeyReusedError,
+    NotFoundError,
+    RequestError,
+)
+from carbon.registry import FactorRegistry
+from carbon.services.calculations import ONLINE_LOAN
+from carbon.services.ledger_inputs import EnergySavingInput, LoanBatchInput, LoanInput, WriteContext
+from carbon.services.ports import LedgerReader, LedgerStore, LedgerWrite
+from carbon.services.views import amount_view, factor_ref_view
+
+__all__ = [
+    "Outcome",
+    "entry_view",
+    "preview_energy_saving",
+    "preview_loan_batch",
+    "record_energy_saving",
+    "record_loan_batch",
+    "reverse_entry",
+    "totals_view",
+]
+
+BRANCH_LOAN = "branch_loan"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A write's HTTP-neutral result: its status (201 new, 200 replayed or already done) and body."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def _new_entry_id() -> str:
+    return "e_" + uuid.uuid4().hex
+
+
+def _replay_or_none(tx: LedgerWrite, ctx: WriteContext) -> Outcome | None:
+    """The stored first response for this key, or None; another request under the key is refused."""
+    stored = tx.stored_response(ctx.idempotency_key)
+    if stored is None:
+        return None
+    if stored.request_checksum != ctx.request_checksum:
+        raise IdempotencyKeyReusedError(
+            "this Idempotency-Key was first used with a different request; use a new key for a new request"
+        )
+    return Outcome(stored.status_code, json.loads(stored.body), replayed=True)
+
+
+def _store_outcome(tx: LedgerWrite, ctx: WriteContext, outcome: Outcome, entry_id: str | None) -> Outcome:
+    body = json.dumps(outcome.body, separators=(",", ":"), ensure_ascii=False)
+    tx.remember(ctx.idempotency_key, ctx.request_checksum, outcome.status, body, entry_id, ctx.now)
+    return outcome
+
+
+# --- loan batches -------------------------------------------------------------------------------------
+
+
+class _LoanFactors:
+    """Resolve and cache the avoided-emission factor per (region, day) for one batch."""
+
+    def __init__(self, registry: FactorRegistry, release: str, default_region: str) -> None:
+        self._registry = registry
+        self._release = release
+        self._default_region = default_region
+        self._cache: dict[tuple[str, date], Factor] = {}
+
+    def for_loan(self, loan: LoanInput) -> Factor:
+        """The factor valid on the loan's day in its region, else in its country (CN-HE, then CN)."""
+        region = loan.region or self._default_region
+        key = (region, loan.disbursed_on)
+        if key not in self._cache:
+            self._cache[key] = self._find(region, loan.disbursed_on, loan.loan_id)
+        return self._cache[key]
+
+    def _find(self, region: str, day: date, loan_id: str) -> Factor:
+        candidates = [region] if "-" not in region else [region, region.split("-", 1)[0]]
+        for candidate in candidates:
+            if self._registry.factors(self._release, activity=ONLINE_LOAN, region=candidate, on=day):
+                return self._registry.find(ONLINE_LOAN, candidate, day, release=self._release)
+        try:
+            return self._registry.find(ONLINE_LOAN, candidates[-1], day, release=self._release)
+        except FactorError as error:
+            raise FactorError(f"loan {loan_id}: {error}") from None
+
+
+def _check_batch(batch: LoanBatchInput, max_loans: int) -> None:
+    if len(batch.loans) > max_loans:
+        raise RequestError(f"a batch holds at most {max_loans} loans; this one has {len(batch.loans)}")
+    repeated = [loan_id for loan_id, n in Counter(loan.loan_id for loan in batch.loans).items() if n > 1]
+    if repeated:
+        raise RequestError(f"loan ids must be unique within a batch; repeated: {', '.join(repeated[:10])}")
+
+
+def _price_loans(
+    batch: LoanBatchInput, status: LoanStatus, factors: _LoanFactors
+) -> tuple[list[LoanClaim], list[EntryLine], list[Factor]]:
+    """Claims for the loans not yet counted, and one line per (activity, factor, day)."""
+    claims: list[LoanClaim] = []
+    groups: Counter[tuple[str, str | None, date]] = Counter()
+    used: dict[str, Factor] = {}
+    per_loan: dict[str, int] = {}
+    for loan in batch.loans:
+        if loan.loan_id in status.counted:
+            continue
+        mg = 0
+        factor_id = None
+        if loan.channel == "online":
+            factor = factors.for_loan(loan)
+            if factor.id not in per_loan:
+                per_loan[factor.id] = calculate(1, "loan", factor).mg
+            used[factor.id] = factor
+            mg, factor_id = per_loan[factor.id], factor.id
+        claims.append(LoanClaim(loan.loan_id, status.next_claim[loan.loan_id], loan.disbursed_on,
+                                loan.channel, loan.product, loan.region, mg))  # fmt: skip
+        activity = ONLINE_LOAN if loan.channel == "online" else BRANCH_LOAN
+        groups[(activity, factor_id, loan.disbursed_on)] += 1
+    lines = [
+        _loan_line(activity, used.get(factor_id or ""), day, count, per_loan.get(factor_id or "", 0))
+        for (activity, factor_id, day), count in sorted(groups.items(), key=lambda g: (g[0][2], g[0][0]))
+    ]
+    return claims, lines, sorted(used.values(), key=lambda f: f.id)
+
+
+def _loan_line(activity: str, factor: Factor | None, day: date, count: int, mg_each: int) -> EntryLine:
+    return EntryLine(
+        activity=activity,
+        activity_date=day,
+        quantity=str(count),
+        unit="loan",
+        mg=count * mg_each,
+        factor_id=factor.id if factor else None,
+        factor_version=factor.version if factor else None,
+        factor_release=factor.release if factor else None,
+        region=factor.region if factor else None,
+    )
+
+
+def _loan_batch_outcome(
+    registry: FactorRegistry,
+    batch: LoanBatchInput,
+    status: LoanStatus,
+    default_region: str,
+    unit: str,
+    entry_id: str | None,
+) -> tuple[Outcome, list[LoanClaim], list[EntryLine], str]:
+    release = registry.release(batch.factor_release).id
+    claims, lines, used = _price_loans(batch, status, _LoanFactors(registry, release, default_region))
+    body = {
+        "batch_id": batch.batch_id,
+        "entry_id": entry_id,
+        "loans_received": len(batch.loans),
+        "loans_counted": len(claims),
+        "duplicates": [loan.loan_id for loan in batch.loans if loan.loan_id in status.counted],
+        "avoided": amount_view(sum(line.mg for line in lines), unit),
+        "factor_release": release,
+        "factors": [factor_ref_view(f) for f in used],
+    }
+    return Outcome(201, body), claims, lines, release
+
+
+def record_loan_batch(
+    store: LedgerStore,
+    registry: FactorRegistry,
+    ctx: WriteContext,
+    batch: LoanBatchInput,
+    *,
+    max_loans: int,
+    default_region: str,
+    unit: str = "tCO2e",
+) -> Outcome:
+    """Record a batch once: loans already counted for the tenant come back as duplicates."""
+    _check_batch(batch, max_loans)
+    parse_unit(unit)
+    with store.write(ctx.tenant) as tx:
+        replay = _replay_or_none(tx, ctx)
+        if replay is not None:
+            return replay
+        entry_id = _new_entry_id()
+        status = tx.loan_status(loan.loan_id for loan in batch.loans)
+        outcome, claims, lines, release = _loan_batch_outcome(
+            registry, batch, status, default_region, unit, entry_id
+        )
+        entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.LOAN_BATCH, Book.AVOIDED, batch.batch_id, ctx.now,
+                            ctx.request_checksum, tuple(lines), factor_release=release)  # fmt: skip
+        tx.append(entry, claims)
+        return _store_outcome(tx, ctx, outcome, entry_id)
+
+
+def preview_loan_batch(
+    reader: LedgerReader,
+    registry: FactorRegistry,
+    tenant: str,
+    batch: LoanBatchInput,
+    *,
+    max_loans: int,
+    default_region: str,
+    unit: str = "tCO2e",
+) -> dict[str, Any]:
+    """What recording the batch now would give; nothing is written."""
+    _check_batch(batch, max_loans)
+    status = reader.loan_status(tenant, (loan.loan_id for loan in batch.loans))
+    return _loan_batch_outcome(registry, batch, status, default_region, unit, None)[0].body
+
+
+# --- energy savings -----------------------------------------------------------------------------------
+
+
+def _saving_factor(registry: FactorRegistry, saving: EnergySavingInput) -> Factor:
+    """The pinned factor, or the grid factor of the region; it must be valid over the whole period."""
+    if saving.end < saving.start:
+        raise RequestError(f"period end {saving.end} is before its start {saving.start}")
+    if saving.factor_id is not None:
+        factor = registry.factor(saving.factor_id, saving.factor_release)
+    elif saving.region is not None:
+        factor = registry.find("electricity", saving.region, saving.start, method=saving.method,
+                               release=saving.factor_release)  # fmt: skip
+    else:
+        raise RequestError("give a factor_id, or a region whose grid factor applies")
+    if not (factor.applies_on(saving.start) and factor.applies_on(saving.end)):
+        valid = f"{factor.valid_from}..{factor.valid_to or 'open'}"
+        raise RequestError(f"{factor.id} is valid {valid}; the period {saving.start}..{saving.end} is not "
+                           "inside it: split the period")  # fmt: skip
+    return factor
+
+
+def _energy_outcome(
+    registry: FactorRegistry, saving: EnergySavingInput, unit: str, entry_id: str | None
+) -> tuple[Outcome, EntryLine, Factor]:
+    factor = _saving_factor(registry, saving)
+    amount = exact_amount(saving.value)
+    emission = calculate(amount, saving.unit, factor)
+    line = EntryLine(activity="electricity.saved", activity_date=saving.start, quantity=saving.value.strip(),
+                     unit=saving.unit, mg=emission.mg, factor_id=factor.id, factor_version=factor.version,
+                     factor_release=factor.release, region=factor.region,
+                     method=str(factor.method) if factor.method else None)  # fmt: skip
+    body = {
+        "saving_id": saving.saving_id,
+        "entry_id": entry_id,
+        "energy_saved": {"value": saving.value.strip(), "unit": saving.unit},
+        "period": {"start": saving.start.isoformat(), "end": saving.end.isoformat()},
+        "avoided": amount_view(emission.mg, unit),
+        "factor_release": factor.release,
+        "method": line.method,
+        "factor": factor_ref_view(factor),
+    }
+    return Outcome(201, body), line, factor
+
+
+def record_energy_saving(
+    store: LedgerStore,
+    registry: FactorRegistry,
+    ctx: WriteContext,
+    saving: EnergySavingInput,
+    unit: str = "tCO2e",
+) -> Outcome:
+    """Record saved electricity as an avoided-emission entry."""
+    parse_unit(unit)
+    _energy_outcome(registry, saving, unit, None)  # validate before taking the write lock
+    with store.write(ctx.tenant) as tx:
+        replay = _replay_or_none(tx, ctx)
+        if replay is not None:
+            return replay
+        entry_id = _new_entry_id()
+        outcome, line, factor = _energy_outcome(registry, saving, unit, entry_id)
+        entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.ENERGY_SAVING, Book.AVOIDED, saving.saving_id,
+                            ctx.now, ctx.request_checksum, (line,), factor_release=factor.release,
+                            period_end=saving.end)  # fmt: skip
+        tx.append(entry)
+        return _store_outcome(tx, ctx, outcome, entry_id)
+
+
+def preview_energy_saving(
+    registry: FactorRegistry, saving: EnergySavingInput, unit: str = "tCO2e"
+) -> dict[str, Any]:
+    """What recording the saving would give; nothing is written."""
+    parse_unit(unit)
+    return _energy_outcome(registry, saving, unit, None)[0].body
+
+
+# --- reversals and reads --------------------------------------------------------------------------------
+
+
+def _negated(line: EntryLine) -> EntryLine:
+    quantity = line.quantity[1:] if line.quantity.startswith("-") else f"-{line.quantity}"
+    return EntryLine(line.activity, line.activity_date, quantity, line.unit, -line.mg, line.factor_id,
+                     line.factor_version, line.factor_release, line.region, line.method)  # fmt: skip
+
+
+def reverse_entry(
+    store: LedgerStore, tenant: str, entry_id: str, now: datetime, unit: str = "tCO2e"
+) -> Outcome:
+    """Append the reversal of an entry (once: asking again returns the same reversal)."""
+    parse_unit(unit)
+    with store.write(tenant) as tx:
+        original = tx.entry(entry_id)
+        if original is None:
+            raise NotFoundError(f"no ledger entry {entry_id!r}")
+        if original.kind is EntryKind.REVERSAL:
+            raise RequestError(f"{entry_id} is a reversal; reversals are not reversed, record a new entry")
+        existing = tx.reversal_of(entry_id)
+        if existing is not None:
+            return Outcome(200, entry_view(existing, unit), replayed=True)
+        reversal = LedgerEntry(_new_entry_id(), tenant, EntryKind.REVERSAL, original.book,
+                               original.client_reference, now, original.body_checksum,
+                               tuple(_negated(line) for line in original.lines),
+                               factor_release=original.factor_release, reverses=entry_id,
+                               period_end=original.period_end)  # fmt: skip
+        tx.append(reversal)
+        tx.release_loans(entry_id, reversal.entry_id)
+        return Outcome(201, entry_view(reversal, unit))
+
+
+def entry_view(entry: LedgerEntry, unit: str = "tCO2e") -> dict[str, Any]:
+    """An entry with every line traceable to its factor."""
+    return {
+        "entry_id": entry.entry_id,
+        "kind": str(entry.kind),
+        "book": str(entry.book),
+        "client_reference": entry.client_reference,
+        "created_at": entry.created_at.isoformat(),
+        "amount": amount_view(entry.mg, unit),
+        "factor_release": entry.factor_release,
+        "reverses": entry.reverses,
+        "period_end": entry.period_end.isoformat() if entry.period_end else None,
+        "lines": [
+            {
+                "activity": line.activity,
+                "activity_date": line.activity_date.isoformat(),
+                "quantity": {"value": line.quantity, "unit": line.unit},
+                "amount": amount_view(line.mg, unit),
+                "factor": None
+                if line.factor_id is None
+                else {"id": line.factor_id, "version": line.factor_version, "release": line.factor_release},
+                "region": line.region,
+                "method": line.method,
+            }
+            for line in entry.lines
+        ],
+    }
+
+
+def get_entry(reader: LedgerReader, tenant: str, entry_id: str, unit: str = "tCO2e") -> dict[str, Any]:
+    """One entry, or NotFoundError."""
+    entry = reader.entry(tenant, entry_id)
+    if entry is None:
+        raise NotFoundError(f"no ledger entry {entry_id!r}")
+    return entry_view(entry, unit)
+
+
+def totals_view(
+    reader: LedgerReader, tenant: str, start: date | None, end: date | None, book: Book | None, unit: str
+) -> dict[str, Any]:
+    """Exact totals per book over activity dates in [start, end]; avoided is never netted with inventory."""
+    if start is not None and end is not None and end < start:
+        raise RequestError(f"to ({end}) is before from ({start})")
+    parse_unit(unit)
+    found = reader.totals(tenant, start, end)
+    books = [book] if book is not None else [Book.INVENTORY, Book.AVOIDED]
+    return {
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "totals": [
+            {"book": str(b), "amount": amount_view(found.get(str(b), (0, 0))[0], unit),
+             "lines": found.get(str(b), (0, 0))[1]}
+            for b in books
+        ],
+    }  # fmt: skip

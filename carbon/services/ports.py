@@ -1,0 +1,60 @@
+"""The storage the use cases need, as protocols: the SQL adapter implements them, tests may fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from typing import Protocol
+
+from carbon.core.ledger import LedgerEntry, LoanClaim, LoanStatus, StoredResponse
+
+__all__ = ["LedgerReader", "LedgerStore", "LedgerWrite"]
+
+
+class LedgerWrite(Protocol):
+    """One write transaction of one tenant: all of it is committed, or none."""
+
+    def stored_response(self, key: str) -> StoredResponse | None: ...
+
+    def loan_status(self, loan_ids: Iterable[str]) -> LoanStatus: ...
+
+    def append(self, entry: LedgerEntry, claims: Iterable[LoanClaim] = ()) -> None: ...
+
+    def release_loans(self, original_entry_id: str, reversal_entry_id: str) -> None: ...
+
+    def reversal_of(self, entry_id: str) -> LedgerEntry | None: ...
+
+    def entry(self, entry_id: str) -> LedgerEntry | None: ...
+
+    def remember(
+        self,
+        key: str,
+        request_checksum: str,
+        status_code: int,
+        body: str,
+        entry_id: str | None,
+        now: datetime,
+    ) -> None: ...
+
+
+class LedgerReader(Protocol):
+    """Reads of one tenant's ledger."""
+
+    def entry(self, tenant: str, entry_id: str) -> LedgerEntry | None: ...
+
+    def entries(
+        self, tenant: str, limit: int, starting_after: str | None
+    ) -> tuple[list[LedgerEntry], bool]: ...
+
+    def totals(self, tenant: str, start: date | None, end: date | None) -> dict[str, tuple[int, int]]: ...
+
+    def loan_status(self, tenant: str, loan_ids: Iterable[str]) -> LoanStatus: ...
+
+
+class LedgerStore(LedgerReader, Protocol):
+    """A ledger that can open write transactions and report whether it is reachable."""
+
+    def write(self, tenant: str) -> AbstractContextManager[LedgerWrite]: ...
+
+    def ping(self) -> None: ...
