@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from carbon.adapters.loan_files import guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import create_ledger_engine
 from carbon.api import create_app
@@ -24,8 +25,9 @@ from carbon.errors import CarbonError, FactorValidationError
 from carbon.registry import FactorRegistry, check_release, load_registry
 from carbon.registry.files import MANIFEST
 from carbon.registry.seal import seal_release
+from carbon.services.bulk import BulkLoanResult, calculate_loan_chunks
 from carbon.services.calculations import energy_avoided, loans_avoided
-from carbon.services.views import emission_view, factor_view, release_view
+from carbon.services.views import bulk_view, display_amount, emission_view, factor_view, release_view
 from carbon.settings import get_settings
 
 __all__ = ["app", "main"]
@@ -207,17 +209,61 @@ UnitOption = Annotated[str, typer.Option("--unit", help="Unit of the result: tCO
 
 @calculate_app.command("loans")
 def calculate_loans(
-    count: Annotated[int, typer.Option("--count", help="Number of online loans.")],
+    count: Annotated[int | None, typer.Option("--count", help="Number of online loans.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A CSV, NDJSON or Parquet file of loans.")
+    ] = None,
+    file_format: Annotated[str | None, typer.Option("--format", help="csv, ndjson or parquet.")] = None,
+    assume_unique: Annotated[
+        bool, typer.Option("--assume-unique", help="Skip in-file duplicate detection (bounded memory).")
+    ] = False,
     on: OnOption = None,
     release: ReleaseOption = None,
     region: Annotated[str, typer.Option(help="Where the loans were made.")] = "CN",
     unit: UnitOption = "tCO2e",
     as_json: JsonOption = False,
 ) -> None:
-    """Avoided emissions of online loans against branch visits."""
+    """Avoided emissions of online loans against branch visits: a count on a day, or a whole file."""
     with _reported():
+        if (count is None) == (file is None):
+            raise CarbonError("give either --count N (with --on DATE) or --file FILE")
+        if file is not None:
+            result = calculate_loan_chunks(
+                _registry(), read_loan_chunks(file, guess_format(file, file_format)), release=release,
+                default_region=region, dedupe=not assume_unique,
+            )  # fmt: skip
+            _print_bulk(result, as_json, unit)
+            return
+        assert count is not None
         emission = loans_avoided(_registry(), count, _day(on), release=release, region=region)
         _print_emission(emission, as_json, unit)
+
+
+def _print_bulk(result: BulkLoanResult, as_json: bool, unit: str) -> None:
+    """Totals of a loan file by month, product and region, with the factors and the rejected rows."""
+    view = bulk_view(result, unit)
+    if as_json:
+        _print_json(view)
+        return
+    _out.print(
+        f"avoided     {display_amount(result.mg)}  (exactly {view['avoided']['value']} {unit})", markup=False
+    )
+    counts = (f"{result.rows:,} read, {result.loans_counted:,} counted ({result.online:,} online, "
+              f"{result.branch:,} branch), {result.duplicates_in_file:,} duplicates, "
+              f"{result.rejected_count:,} rejected")  # fmt: skip
+    _out.print(f"rows        {counts}", markup=False)
+    _out.print(f"release     {result.release}", markup=False)
+    for f in result.factors:
+        _out.print(
+            f"factor      {f.id} v{f.version} = {f.value_text} {f.unit} ({f.source.publisher})", markup=False
+        )
+    for title, key in (("month", "by_month"), ("product", "by_product"), ("region", "by_region")):
+        table = Table(title, unit, title=f"by {title}")
+        for row in view[key]:
+            table.add_row(row[title] or "(none)", row["amount"]["value"])
+        _out.print(table)
+    for rejected in result.rejected:
+        _err.print(f"carbon: rejected {rejected.where}: {rejected.reason}", markup=False)
 
 
 @calculate_app.command("energy")

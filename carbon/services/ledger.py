@@ -19,14 +19,13 @@ from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry, LoanClaim, Loa
 from carbon.core.model import Book, Factor
 from carbon.core.units import exact_amount, parse_unit
 from carbon.errors import (
-    FactorError,
     IdempotencyKeyReusedError,
     NotFoundError,
     RequestError,
 )
 from carbon.registry import FactorRegistry
-from carbon.services.calculations import ONLINE_LOAN
-from carbon.services.ledger_inputs import EnergySavingInput, LoanBatchInput, LoanInput, WriteContext
+from carbon.services.ledger_inputs import EnergySavingInput, LoanBatchInput, WriteContext
+from carbon.services.loan_factors import ONLINE_LOAN, LoanFactors
 from carbon.services.ports import LedgerReader, LedgerStore, LedgerWrite
 from carbon.services.views import amount_view, factor_ref_view
 
@@ -78,34 +77,6 @@ def _store_outcome(tx: LedgerWrite, ctx: WriteContext, outcome: Outcome, entry_i
 # --- loan batches -------------------------------------------------------------------------------------
 
 
-class _LoanFactors:
-    """Resolve and cache the avoided-emission factor per (region, day) for one batch."""
-
-    def __init__(self, registry: FactorRegistry, release: str, default_region: str) -> None:
-        self._registry = registry
-        self._release = release
-        self._default_region = default_region
-        self._cache: dict[tuple[str, date], Factor] = {}
-
-    def for_loan(self, loan: LoanInput) -> Factor:
-        """The factor valid on the loan's day in its region, else in its country (CN-HE, then CN)."""
-        region = loan.region or self._default_region
-        key = (region, loan.disbursed_on)
-        if key not in self._cache:
-            self._cache[key] = self._find(region, loan.disbursed_on, loan.loan_id)
-        return self._cache[key]
-
-    def _find(self, region: str, day: date, loan_id: str) -> Factor:
-        candidates = [region] if "-" not in region else [region, region.split("-", 1)[0]]
-        for candidate in candidates:
-            if self._registry.factors(self._release, activity=ONLINE_LOAN, region=candidate, on=day):
-                return self._registry.find(ONLINE_LOAN, candidate, day, release=self._release)
-        try:
-            return self._registry.find(ONLINE_LOAN, candidates[-1], day, release=self._release)
-        except FactorError as error:
-            raise FactorError(f"loan {loan_id}: {error}") from None
-
-
 def _check_batch(batch: LoanBatchInput, max_loans: int) -> None:
     if len(batch.loans) > max_loans:
         raise RequestError(f"a batch holds at most {max_loans} loans; this one has {len(batch.loans)}")
@@ -115,7 +86,7 @@ def _check_batch(batch: LoanBatchInput, max_loans: int) -> None:
 
 
 def _price_loans(
-    batch: LoanBatchInput, status: LoanStatus, factors: _LoanFactors
+    batch: LoanBatchInput, status: LoanStatus, factors: LoanFactors
 ) -> tuple[list[LoanClaim], list[EntryLine], list[Factor]]:
     """Claims for the loans not yet counted, and one line per (activity, factor, day)."""
     claims: list[LoanClaim] = []
@@ -128,9 +99,8 @@ def _price_loans(
         mg = 0
         factor_id = None
         if loan.channel == "online":
-            factor = factors.for_loan(loan)
-            if factor.id not in per_loan:
-                per_loan[factor.id] = calculate(1, "loan", factor).mg
+            factor = factors.factor(loan.region, loan.disbursed_on, loan.loan_id)
+            per_loan[factor.id] = factors.mg_per_loan(factor)
             used[factor.id] = factor
             mg, factor_id = per_loan[factor.id], factor.id
         claims.append(LoanClaim(loan.loan_id, status.next_claim[loan.loan_id], loan.disbursed_on,
@@ -166,8 +136,9 @@ def _loan_batch_outcome(
     unit: str,
     entry_id: str | None,
 ) -> tuple[Outcome, list[LoanClaim], list[EntryLine], str]:
-    release = registry.release(batch.factor_release).id
-    claims, lines, used = _price_loans(batch, status, _LoanFactors(registry, release, default_region))
+    factors = LoanFactors(registry, batch.factor_release, default_region)
+    release = factors.release
+    claims, lines, used = _price_loans(batch, status, factors)
     body = {
         "batch_id": batch.batch_id,
         "entry_id": entry_id,

@@ -7,8 +7,17 @@ from typing import Any
 from carbon.core.calculate import decimal_text, format_amount
 from carbon.core.model import Emission, Factor
 from carbon.registry import Release
+from carbon.services.bulk import BulkLoanResult
 
-__all__ = ["amount_view", "display_amount", "emission_view", "factor_ref_view", "factor_view", "release_view"]
+__all__ = [
+    "bulk_view",
+    "amount_view",
+    "display_amount",
+    "emission_view",
+    "factor_ref_view",
+    "factor_view",
+    "release_view",
+]
 
 
 def amount_view(mg: int, unit: str = "tCO2e") -> dict[str, str]:
@@ -104,4 +113,29 @@ def release_view(release: Release, current: bool) -> dict[str, Any]:
         "checksum": release.checksum,
         "files": dict(release.files),
         "factor_count": len(release.factors),
+    }
+
+
+def bulk_view(result: BulkLoanResult, unit: str = "tCO2e") -> dict[str, Any]:
+    """A loan file's totals with breakdowns, factors and the first rejected rows."""
+
+    def rows(totals: dict[str, int], key: str) -> list[dict[str, Any]]:
+        return [{key: name or None, "amount": amount_view(mg, unit)} for name, mg in sorted(totals.items())]
+
+    return {
+        "avoided": amount_view(result.mg, unit),
+        "display": display_amount(result.mg),
+        "mg": result.mg,
+        "rows": result.rows,
+        "loans_counted": result.loans_counted,
+        "online": result.online,
+        "branch": result.branch,
+        "duplicates_in_file": result.duplicates_in_file,
+        "rejected_count": result.rejected_count,
+        "rejected": [{"where": r.where, "reason": r.reason} for r in result.rejected],
+        "factor_release": result.release,
+        "factors": [factor_ref_view(f) for f in result.factors],
+        "by_month": rows(result.by_month, "month"),
+        "by_product": rows(result.by_product, "product"),
+        "by_region": rows(result.by_region, "region"),
     }

@@ -100,3 +100,12 @@ def test_factors_list_show_and_releases() -> None:
     assert "Annex 1" in shown.output
     releases = runner.invoke(app, ["factors", "releases"])
     assert "* test-1" in releases.output
+
+
+def test_db_upgrade_creates_the_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARBON_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "data" / "carbon.sqlite3").is_file()
+    assert "is up to date" in result.output
