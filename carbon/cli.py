@@ -6,19 +6,20 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from carbon.adapters.loan_files import guess_format, read_loan_chunks
+from carbon.adapters.loan_files import file_checksum, guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
-from carbon.adapters.sql_store import create_ledger_engine
+from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.api import create_app
 from carbon.core.model import Emission, Method
 from carbon.errors import CarbonError, FactorValidationError
@@ -27,6 +28,8 @@ from carbon.registry.files import MANIFEST
 from carbon.registry.seal import seal_release
 from carbon.services.bulk import BulkLoanResult, calculate_loan_chunks
 from carbon.services.calculations import energy_avoided, loans_avoided
+from carbon.services.ingest import record_loan_file
+from carbon.services.ledger_inputs import WriteContext
 from carbon.services.views import bulk_view, display_amount, emission_view, factor_view, release_view
 from carbon.settings import get_settings
 
@@ -283,6 +286,52 @@ def calculate_energy(
         emission = energy_avoided(_registry(), saved, factor_id=factor, region=region, on=day,
                                   method=method, release=release)  # fmt: skip
         _print_emission(emission, as_json, unit)
+
+
+@app.command("ingest")
+def ingest(
+    file: Annotated[Path, typer.Argument(help="A CSV, NDJSON or Parquet file of loans.")],
+    file_format: Annotated[str | None, typer.Option("--format", help="csv, ndjson or parquet.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key (default: derived from the file's bytes).")
+    ] = None,
+    release: ReleaseOption = None,
+    unit: UnitOption = "tCO2e",
+    as_json: JsonOption = False,
+) -> None:
+    """Record a loan file into the ledger as one entry: every good, new loan, or nothing."""
+    with _reported():
+        settings = get_settings()
+        fmt = guess_format(file, file_format)
+        checksum = file_checksum(file)
+        engine = create_ledger_engine(settings.resolved_database_url)
+        upgrade(engine)
+        ctx = WriteContext("default", key or f"file:{checksum}", checksum, datetime.now(UTC))
+        with Progress(transient=True, console=_err) as bar:
+            task = bar.add_task(f"recording {file.name}", total=None)
+            outcome = record_loan_file(
+                SqlLedger(engine), _registry(), ctx, lambda: read_loan_chunks(file, fmt), reference=file.name,
+                default_region=settings.default_loan_region, release=release, unit=unit,
+                progress=lambda rows: bar.advance(task, rows),
+            )  # fmt: skip
+        engine.dispose()
+        _print_ingest(outcome.body, outcome.replayed, as_json, unit)
+
+
+def _print_ingest(body: dict[str, Any], replayed: bool, as_json: bool, unit: str) -> None:
+    """What a recorded file counted, and the rows it did not."""
+    if as_json:
+        _print_json(body)
+        return
+    state = "replayed (recorded before)" if replayed else "recorded"
+    _out.print(f"{state}  entry {body['entry_id']}", markup=False)
+    _out.print(f"avoided   {body['avoided']['value']} {unit}", markup=False)
+    read, counted = body["loans_received"], body["loans_counted"]
+    duplicates, rejected = body["duplicates_count"], body["rejected_count"]
+    summary = f"{read:,} read, {counted:,} counted, {duplicates:,} duplicates, {rejected:,} rejected"
+    _out.print(f"loans     {summary}", markup=False)
+    for row in body["rejected"]:
+        _err.print(f"carbon: rejected {row['where']}: {row['reason']}", markup=False)
 
 
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)

@@ -7,6 +7,7 @@ Python object per record.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import threading
@@ -25,7 +26,7 @@ import pyarrow.parquet as pq
 from carbon.core.columnar import LoanChunk, Rejected, days_from_iso_bytes
 from carbon.errors import RequestError
 
-__all__ = ["FileFormat", "LoanChunk", "Rejected", "guess_format", "read_loan_chunks"]
+__all__ = ["FileFormat", "LoanChunk", "Rejected", "file_checksum", "guess_format", "read_loan_chunks"]
 
 FileFormat = Literal["csv", "ndjson", "parquet"]
 REQUIRED = ("loan_id", "disbursed_on", "channel")
@@ -33,6 +34,15 @@ OPTIONAL = ("product", "region")
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _REGION_PATTERN = r"^(GLOBAL|[A-Z]{2}(-[A-Z0-9]{1,10}){0,2})$"
 _NDJSON_BLOCK = 8 << 20
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks: the identity of an upload for idempotency."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def guess_format(path: Path, given: str | None = None) -> FileFormat:
@@ -104,6 +114,7 @@ def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[LoanChunk]:
 
         chunk = _validate(batch, where)
         chunk.rejected[:0] = new_invalid
+        chunk.rejected.sort(key=lambda r: int(r.where.split()[1]))
         chunk.rows += len(new_invalid)
         row += batch.num_rows
         yield chunk

@@ -7,22 +7,35 @@ key are decided and stored atomically with the entries. Nothing is acknowledged 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from carbon.adapters.schema import entries, entry_lines, idempotency_keys, loan_claims, loan_releases
-from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry, LoanClaim, LoanStatus, StoredResponse
+from carbon.core.ledger import (
+    EntryKind,
+    EntryLine,
+    LedgerEntry,
+    LoanClaim,
+    LoanClaimColumns,
+    LoanStatus,
+    StoredResponse,
+)
 from carbon.core.model import Book
 
 __all__ = ["SqlLedger", "SqlWrite", "create_ledger_engine"]
 
 _CHUNK = 900  # ids per IN (...) clause: well under SQLite's variable limit
+_BULK = 5000  # more ids than this go through a temporary table instead
 
 
 def create_ledger_engine(url: str) -> Engine:
@@ -61,20 +74,58 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
 
 def _loan_status(connection: Connection, tenant: str, loan_ids: Iterable[str]) -> LoanStatus:
     """A loan is counted when its latest claim has not been released by a reversal."""
-    ids = sorted(set(loan_ids))
-    latest_claim: dict[str, int] = {}
-    latest_release: dict[str, int] = {}
-    for chunk in _chunks(ids):
-        for table, into in ((loan_claims, latest_claim), (loan_releases, latest_release)):
-            rows = connection.execute(
-                select(table.c.loan_id, func.max(table.c.claim))
-                .where(table.c.tenant == tenant, table.c.loan_id.in_(chunk))
-                .group_by(table.c.loan_id)
-            )
-            into.update((loan_id, claim) for loan_id, claim in rows)
+    ids = list(loan_ids)
+    if len(ids) > _BULK:
+        latest_claim, latest_release = _latest_in_bulk(connection, tenant, ids)
+    else:
+        latest_claim, latest_release = {}, {}
+        for chunk in _chunks(sorted(set(ids))):
+            for table, into in ((loan_claims, latest_claim), (loan_releases, latest_release)):
+                rows = connection.execute(
+                    select(table.c.loan_id, func.max(table.c.claim))
+                    .where(table.c.tenant == tenant, table.c.loan_id.in_(chunk))
+                    .group_by(table.c.loan_id)
+                )
+                into.update((loan_id, claim) for loan_id, claim in rows)
     counted = frozenset(i for i, c in latest_claim.items() if latest_release.get(i) != c)
-    next_claim = {i: latest_claim.get(i, -1) + 1 for i in ids if i not in counted}
-    return LoanStatus(counted=counted, next_claim=next_claim)
+    reclaims = {i: c + 1 for i, c in latest_claim.items() if i not in counted}
+    return LoanStatus(counted=counted, reclaims=reclaims)
+
+
+def _latest_in_bulk(
+    connection: Connection, tenant: str, ids: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Latest claim and release per loan for many ids at once, through a temporary table and a join."""
+    driver: Any = connection.connection.driver_connection
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        connection.exec_driver_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS carbon_ids (loan_id text) ON COMMIT DELETE ROWS"
+        )
+        connection.exec_driver_sql("TRUNCATE carbon_ids")
+        with (
+            driver.cursor() as cursor,
+            cursor.copy("COPY carbon_ids (loan_id) FROM STDIN (FORMAT csv)") as copy,
+        ):
+            buffer = io.BytesIO()
+            pa_csv.write_csv(pa.table({"loan_id": pa.array(ids, pa.string())}), buffer,
+                             pa_csv.WriteOptions(include_header=False))  # fmt: skip
+            copy.write(buffer.getbuffer())
+    else:
+        connection.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS carbon_ids (loan_id TEXT)")
+        connection.exec_driver_sql("DELETE FROM carbon_ids")
+        cursor = driver.cursor()
+        cursor.executemany("INSERT INTO carbon_ids (loan_id) VALUES (?)", [(i,) for i in ids])
+        cursor.close()
+    found = []
+    for table in ("loan_claims", "loan_releases"):
+        rows = connection.execute(
+            text(f"SELECT t.loan_id, max(t.claim) FROM {table} t JOIN carbon_ids i ON t.loan_id = i.loan_id "
+                 "WHERE t.tenant = :tenant GROUP BY t.loan_id"),
+            {"tenant": tenant},
+        )  # fmt: skip
+        found.append({loan_id: int(claim) for loan_id, claim in rows})
+    return found[0], found[1]
 
 
 def _line_rows(entry: LedgerEntry) -> list[dict[str, Any]]:
@@ -200,6 +251,45 @@ class SqlWrite:
         ]  # fmt: skip
         if claim_rows:
             self._connection.execute(loan_claims.insert(), claim_rows)
+
+    def claim_loan_columns(self, entry_id: str, claims: LoanClaimColumns) -> None:
+        """Count many loans for an entry appended earlier in this transaction (file ingest, per chunk).
+
+        Rows go through the driver directly (COPY of Arrow-written CSV on PostgreSQL, executemany on
+        SQLite): building SQLAlchemy parameters per row costs more than the insert itself.
+        """
+        n = len(claims.days)
+        if not n:
+            return
+        table = pa.table({
+            "tenant": pa.array([self._tenant] * n, pa.string()),
+            "loan_id": claims.loan_ids,
+            "claim": pa.array(claims.claims, pa.int32()),
+            "entry_id": pa.array([entry_id] * n, pa.string()),
+            "disbursed_on": pa.array(claims.days, pa.int32()).cast(pa.date32()),
+            "channel": pc.if_else(pa.array(claims.online), "online", "branch"),
+            "product": pa.array(claims.product_names, pa.string()).take(pa.array(claims.products)),
+            "region": pa.array(claims.region_names, pa.string()).take(pa.array(claims.regions)),
+            "mg": pa.array(claims.mg, pa.int64()),
+        })  # fmt: skip
+        columns = ", ".join(table.column_names)
+        driver: Any = self._connection.connection.driver_connection
+        if self._connection.dialect.name == "postgresql":
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY loan_claims ({columns}) FROM STDIN (FORMAT csv)") as copy,
+            ):
+                copy.write(buffer.getbuffer())
+            return
+        table = table.set_column(4, "disbursed_on", table.column("disbursed_on").cast(pa.string()))
+        cursor = driver.cursor()
+        cursor.executemany(
+            f"INSERT INTO loan_claims ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True),
+        )
+        cursor.close()
 
     def release_loans(self, original_entry_id: str, reversal_entry_id: str) -> None:
         """Let the loans an entry counted be counted again, by appending releases."""

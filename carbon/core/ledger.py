@@ -9,16 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from carbon.core.model import Book
 
-__all__ = ["EntryKind", "EntryLine", "LedgerEntry", "LoanClaim", "LoanStatus", "StoredResponse"]
+__all__ = [
+    "EntryKind",
+    "EntryLine",
+    "LedgerEntry",
+    "LoanClaim",
+    "LoanClaimColumns",
+    "LoanStatus",
+    "StoredResponse",
+]
 
 
 class EntryKind(StrEnum):
     """What an entry records."""
 
     LOAN_BATCH = "loan_batch"
+    LOAN_FILE = "loan_file"
     ENERGY_SAVING = "energy_saving"
     REVERSAL = "reversal"
 
@@ -50,6 +63,24 @@ class LoanClaim:
     product: str | None
     region: str | None
     mg: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoanClaimColumns:
+    """Many loan claims as columns (file ingest): codes index into the name lists.
+
+    `loan_ids` is an Arrow string array; the core carries it without reading it.
+    """
+
+    loan_ids: Any
+    claims: npt.NDArray[np.int32]
+    days: npt.NDArray[np.int32]
+    online: npt.NDArray[np.bool_]
+    regions: npt.NDArray[np.int32]
+    region_names: list[str | None]
+    products: npt.NDArray[np.int32]
+    product_names: list[str | None]
+    mg: npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +116,12 @@ class StoredResponse:
 
 @dataclass(frozen=True, slots=True)
 class LoanStatus:
-    """Which loans are counted already, and the claim number each new loan gets."""
+    """Which loans are counted already; `reclaims` gives the claim number of loans a reversal released
+    (every other new loan gets claim 0)."""
 
     counted: frozenset[str]
-    next_claim: dict[str, int]
+    reclaims: dict[str, int]
+
+    def next_claim(self, loan_id: str) -> int:
+        """The claim number a loan not yet counted gets."""
+        return self.reclaims.get(loan_id, 0)

@@ -39,6 +39,7 @@ class BulkLoanResult:
     online: int = 0
     branch: int = 0
     duplicates_in_file: int = 0
+    duplicates_in_ledger: int = 0
     rejected_count: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     mg: int = 0
@@ -47,6 +48,7 @@ class BulkLoanResult:
     by_region: dict[str, int] = field(default_factory=dict)
     factors: list[Factor] = field(default_factory=list)
     groups: Counter[GroupKey] = field(default_factory=Counter)
+    counted_mask: npt.NDArray[np.bool_] | None = None  # per good row, in file order, when asked for
 
 
 class _Codes:
@@ -67,36 +69,56 @@ class _Codes:
         return self._index[name]
 
 
+Exclude = Callable[[Any], npt.NDArray[np.bool_]]
+
+
 class _Accumulator:
     """Group counts across chunks; with dedupe, keeps the columns until the end to find first sightings."""
 
-    def __init__(self, dedupe: bool) -> None:
+    def __init__(self, dedupe: bool, exclude: Exclude | None, keep_mask: bool) -> None:
         self.dedupe = dedupe
+        self.exclude = exclude
+        self.keep_mask = keep_mask
         self.regions = _Codes()
         self.products = _Codes()
         self.groups: Counter[GroupKey] = Counter()
-        self._kept: list[tuple[Any, npt.NDArray[np.int32], npt.NDArray[np.bool_], npt.NDArray[np.int32],
-                               npt.NDArray[np.int32]]] = []  # fmt: skip
+        self._kept: list[tuple[Any, ...]] = []
+        self._masks: list[npt.NDArray[np.bool_]] = []
         self.duplicates = 0
+        self.excluded = 0
+        self.counted_mask: npt.NDArray[np.bool_] | None = None
 
     def add(self, chunk: LoanChunk) -> None:
         regions = self.regions.remap(chunk.regions, chunk.region_names)
         products = self.products.remap(chunk.products, chunk.product_names)
+        excluded = self.exclude(chunk.loan_ids) if self.exclude else np.zeros(len(chunk.days), np.bool_)
         if self.dedupe:
-            self._kept.append((chunk.loan_ids, chunk.days, chunk.online, regions, products))
-        else:
-            self._count(chunk.days, chunk.online, regions, products)
+            self._kept.append((chunk.loan_ids, chunk.days, chunk.online, regions, products, excluded))
+            return
+        keep = ~excluded
+        self.excluded += int(excluded.sum())
+        if self.keep_mask:
+            self._masks.append(keep)
+        self._count(chunk.days[keep], chunk.online[keep], regions[keep], products[keep])
 
     def finish(self) -> None:
-        if not self._kept:
+        if not self.dedupe:
+            self.counted_mask = np.concatenate(self._masks) if self.keep_mask and self._masks else None
             return
-        ids = pl.concat([pl.Series(values=array) for array, *_ in self._kept], rechunk=True)
+        if not self._kept:
+            self.counted_mask = np.zeros(0, np.bool_) if self.keep_mask else None
+            return
+        ids = pl.concat([pl.Series(values=kept[0]) for kept in self._kept], rechunk=True)
         first = ids.is_first_distinct().to_numpy()
-        self.duplicates = int(first.size - first.sum())
-        columns = [np.concatenate([kept[i] for kept in self._kept]) for i in range(1, 5)]
+        columns = [np.concatenate([kept[i] for kept in self._kept]) for i in range(1, 6)]
         self._kept.clear()
-        for start in range(0, first.size, _BLOCK):
-            mask = first[start : start + _BLOCK]
+        excluded = columns.pop()
+        self.duplicates = int(first.size - first.sum())
+        counted = first & ~excluded
+        self.excluded = int((first & excluded).sum())
+        self.counted_mask = counted if self.keep_mask else None
+        for start in range(0, counted.size, _BLOCK):
+            mask = counted[start : start + _BLOCK]
             days, online, regions, products = (c[start : start + _BLOCK][mask] for c in columns)
             self._count(days, online, regions, products)
 
@@ -120,6 +142,8 @@ def calculate_loan_chunks(
     dedupe: bool = True,
     keep_rejected: int = 100,
     progress: Callable[[int], None] | None = None,
+    exclude: Exclude | None = None,
+    keep_mask: bool = False,
 ) -> BulkLoanResult:
     """Count and price every loan of the chunks; loans seen earlier in the file are not counted again.
 
@@ -128,7 +152,7 @@ def calculate_loan_chunks(
     """
     factors = LoanFactors(registry, release, default_region)
     result = BulkLoanResult(release=factors.release)
-    accumulator = _Accumulator(dedupe)
+    accumulator = _Accumulator(dedupe, exclude, keep_mask)
     for chunk in chunks:
         result.rows += chunk.rows
         result.rejected_count += len(chunk.rejected)
@@ -139,6 +163,8 @@ def calculate_loan_chunks(
             progress(chunk.rows)
     accumulator.finish()
     result.duplicates_in_file = accumulator.duplicates
+    result.duplicates_in_ledger = accumulator.excluded
+    result.counted_mask = accumulator.counted_mask
     _price(result, accumulator.groups, factors)
     return result
 

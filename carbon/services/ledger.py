@@ -31,6 +31,9 @@ from carbon.services.views import amount_view, factor_ref_view
 
 __all__ = [
     "Outcome",
+    "new_entry_id",
+    "replay_or_none",
+    "store_outcome",
     "entry_view",
     "preview_energy_saving",
     "preview_loan_batch",
@@ -52,11 +55,12 @@ class Outcome:
     replayed: bool = False
 
 
-def _new_entry_id() -> str:
+def new_entry_id() -> str:
+    """A new, unguessable entry id."""
     return "e_" + uuid.uuid4().hex
 
 
-def _replay_or_none(tx: LedgerWrite, ctx: WriteContext) -> Outcome | None:
+def replay_or_none(tx: LedgerWrite, ctx: WriteContext) -> Outcome | None:
     """The stored first response for this key, or None; another request under the key is refused."""
     stored = tx.stored_response(ctx.idempotency_key)
     if stored is None:
@@ -68,7 +72,7 @@ def _replay_or_none(tx: LedgerWrite, ctx: WriteContext) -> Outcome | None:
     return Outcome(stored.status_code, json.loads(stored.body), replayed=True)
 
 
-def _store_outcome(tx: LedgerWrite, ctx: WriteContext, outcome: Outcome, entry_id: str | None) -> Outcome:
+def store_outcome(tx: LedgerWrite, ctx: WriteContext, outcome: Outcome, entry_id: str | None) -> Outcome:
     body = json.dumps(outcome.body, separators=(",", ":"), ensure_ascii=False)
     tx.remember(ctx.idempotency_key, ctx.request_checksum, outcome.status, body, entry_id, ctx.now)
     return outcome
@@ -103,7 +107,7 @@ def _price_loans(
             per_loan[factor.id] = factors.mg_per_loan(factor)
             used[factor.id] = factor
             mg, factor_id = per_loan[factor.id], factor.id
-        claims.append(LoanClaim(loan.loan_id, status.next_claim[loan.loan_id], loan.disbursed_on,
+        claims.append(LoanClaim(loan.loan_id, status.next_claim(loan.loan_id), loan.disbursed_on,
                                 loan.channel, loan.product, loan.region, mg))  # fmt: skip
         activity = ONLINE_LOAN if loan.channel == "online" else BRANCH_LOAN
         groups[(activity, factor_id, loan.disbursed_on)] += 1
@@ -166,10 +170,10 @@ def record_loan_batch(
     _check_batch(batch, max_loans)
     parse_unit(unit)
     with store.write(ctx.tenant) as tx:
-        replay = _replay_or_none(tx, ctx)
+        replay = replay_or_none(tx, ctx)
         if replay is not None:
             return replay
-        entry_id = _new_entry_id()
+        entry_id = new_entry_id()
         status = tx.loan_status(loan.loan_id for loan in batch.loans)
         outcome, claims, lines, release = _loan_batch_outcome(
             registry, batch, status, default_region, unit, entry_id
@@ -177,7 +181,7 @@ def record_loan_batch(
         entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.LOAN_BATCH, Book.AVOIDED, batch.batch_id, ctx.now,
                             ctx.request_checksum, tuple(lines), factor_release=release)  # fmt: skip
         tx.append(entry, claims)
-        return _store_outcome(tx, ctx, outcome, entry_id)
+        return store_outcome(tx, ctx, outcome, entry_id)
 
 
 def preview_loan_batch(
@@ -251,16 +255,16 @@ def record_energy_saving(
     parse_unit(unit)
     _energy_outcome(registry, saving, unit, None)  # validate before taking the write lock
     with store.write(ctx.tenant) as tx:
-        replay = _replay_or_none(tx, ctx)
+        replay = replay_or_none(tx, ctx)
         if replay is not None:
             return replay
-        entry_id = _new_entry_id()
+        entry_id = new_entry_id()
         outcome, line, factor = _energy_outcome(registry, saving, unit, entry_id)
         entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.ENERGY_SAVING, Book.AVOIDED, saving.saving_id,
                             ctx.now, ctx.request_checksum, (line,), factor_release=factor.release,
                             period_end=saving.end)  # fmt: skip
         tx.append(entry)
-        return _store_outcome(tx, ctx, outcome, entry_id)
+        return store_outcome(tx, ctx, outcome, entry_id)
 
 
 def preview_energy_saving(
@@ -294,7 +298,7 @@ def reverse_entry(
         existing = tx.reversal_of(entry_id)
         if existing is not None:
             return Outcome(200, entry_view(existing, unit), replayed=True)
-        reversal = LedgerEntry(_new_entry_id(), tenant, EntryKind.REVERSAL, original.book,
+        reversal = LedgerEntry(new_entry_id(), tenant, EntryKind.REVERSAL, original.book,
                                original.client_reference, now, original.body_checksum,
                                tuple(_negated(line) for line in original.lines),
                                factor_release=original.factor_release, reverses=entry_id,

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
-from carbon.core.ledger import LedgerEntry, LoanClaim, LoanStatus, StoredResponse
+from carbon.core.ledger import LedgerEntry, LoanClaim, LoanClaimColumns, LoanStatus, StoredResponse
 
 __all__ = ["LedgerReader", "LedgerStore", "LedgerWrite"]
 
@@ -20,6 +20,8 @@ class LedgerWrite(Protocol):
     def loan_status(self, loan_ids: Iterable[str]) -> LoanStatus: ...
 
     def append(self, entry: LedgerEntry, claims: Iterable[LoanClaim] = ()) -> None: ...
+
+    def claim_loan_columns(self, entry_id: str, claims: LoanClaimColumns) -> None: ...
 
     def release_loans(self, original_entry_id: str, reversal_entry_id: str) -> None: ...
 
