@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ __all__ = [
     "EntryPage",
     "FactorOut",
     "FactorRef",
+    "IsoDate",
     "LoanBatchRequest",
     "LoanBatchResult",
     "Problem",
@@ -29,9 +31,12 @@ MAX_LOANS = 10_000
 ResultUnit = Literal["mgCO2e", "gCO2e", "kgCO2e", "tCO2e", "ktCO2e", "MtCO2e"]
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _iso_date(value: object) -> object:
-    """Dates travel as 'YYYY-MM-DD' strings only: no timestamps, no numbers."""
-    if isinstance(value, str) and len(value) == 10:
+    """Dates travel as 'YYYY-MM-DD' strings only: no timestamps, no numbers, no week dates ('2024-W01-1')."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return date.fromisoformat(value)
         except ValueError:

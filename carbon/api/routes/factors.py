@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from carbon.api.problems import error_responses
-from carbon.api.schemas import FactorOut, ReleaseOut
+from carbon.api.schemas import FactorOut, IsoDate, ReleaseOut
 from carbon.api.state import AppState, app_state
 from carbon.errors import FactorNotFoundError, NotFoundError, ReleaseNotFoundError
 from carbon.services.views import factor_view, release_view
@@ -43,7 +42,7 @@ def list_factors(
     state: State,
     activity: Annotated[str | None, Query(max_length=128)] = None,
     region: Annotated[str | None, Query(max_length=32)] = None,
-    on: Annotated[date | None, Query(description="Only factors valid on this day.")] = None,
+    on: Annotated[IsoDate | None, Query(description="Only factors valid on this day.")] = None,
     release: ReleaseQuery = None,
 ) -> list[dict[str, Any]]:
     """Factors of a release, filtered."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from carbon.api.problems import error_responses
-from carbon.api.schemas import EntryOut, EntryPage, ResultUnit, TotalsOut
+from carbon.api.schemas import EntryOut, EntryPage, IsoDate, ResultUnit, TotalsOut
 from carbon.api.state import AppState, app_state, utc_now
 from carbon.core.model import Book
 from carbon.errors import RequestError
@@ -61,8 +60,10 @@ def reverse(entry_id: EntryId, response: Response, state: State, unit: UnitQuery
 @router.get("/totals", response_model=TotalsOut, responses=error_responses(422))
 def totals(
     state: State,
-    from_: Annotated[date | None, Query(alias="from", description="First activity day, inclusive.")] = None,
-    to: Annotated[date | None, Query(description="Last activity day, inclusive.")] = None,
+    from_: Annotated[
+        IsoDate | None, Query(alias="from", description="First activity day, inclusive.")
+    ] = None,
+    to: Annotated[IsoDate | None, Query(description="Last activity day, inclusive.")] = None,
     book: Annotated[Book | None, Query(description="Only this book.")] = None,
     unit: UnitQuery = "tCO2e",
 ) -> dict[str, Any]:
