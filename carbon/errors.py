@@ -14,6 +14,7 @@ Our exception hierarchy::
     │   └── FactorDefinitionError (ValueError)  a factor row that contradicts itself
     ├── FactorValidationError             a release with problems, each with file and line
     ├── RequestError (ValueError)         a request that is well-formed but cannot be carried out
+    │   └── PayloadTooLargeError          an upload over the configured size
     ├── NotFoundError (LookupError)       no such resource for this tenant
     └── IdempotencyError
         ├── IdempotencyKeyReusedError     the same key sent with another request
@@ -37,6 +38,7 @@ __all__ = [
     "IdempotencyError",
     "IdempotencyKeyReusedError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "Problem",
     "QuantityError",
     "ReleaseNotFoundError",
@@ -129,6 +131,10 @@ class FactorValidationError(FactorError):
 
 class RequestError(CarbonError, ValueError):
     """A well-formed request that cannot be carried out: a loan twice in one batch, say."""
+
+
+class PayloadTooLargeError(RequestError):
+    """An upload larger than the service accepts."""
 
 
 class NotFoundError(CarbonError, LookupError):

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_loans_per_batch: int = Field(default=10_000, ge=1, le=1_000_000)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
     default_loan_region: str = Field(default="CN", pattern=r"^(GLOBAL|[A-Z]{2}(-[A-Z0-9]{1,10}){0,2})$")
 
     @property

@@ -26,7 +26,15 @@ import pyarrow.parquet as pq
 from carbon.core.columnar import LoanChunk, Rejected, days_from_iso_bytes
 from carbon.errors import RequestError
 
-__all__ = ["FileFormat", "LoanChunk", "Rejected", "file_checksum", "guess_format", "read_loan_chunks"]
+__all__ = [
+    "FileFormat",
+    "LoanChunk",
+    "Rejected",
+    "count_rows",
+    "file_checksum",
+    "guess_format",
+    "read_loan_chunks",
+]
 
 FileFormat = Literal["csv", "ndjson", "parquet"]
 REQUIRED = ("loan_id", "disbursed_on", "channel")
@@ -43,6 +51,23 @@ def file_checksum(path: Path) -> str:
         while block := handle.read(8 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def count_rows(path: Path, fmt: str) -> int:
+    """Records in a file, cheaply: Parquet metadata, or the lines of a text file (less the CSV header)."""
+    if fmt == "parquet":
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except (pa.ArrowInvalid, OSError) as error:
+            raise RequestError(f"cannot read {path.name} as parquet: {str(error).splitlines()[0]}") from None
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while block := handle.read(8 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    lines += last != b"\n"
+    return max(lines - (fmt == "csv"), 0)
 
 
 def guess_format(path: Path, given: str | None = None) -> FileFormat:

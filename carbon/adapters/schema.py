@@ -14,9 +14,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
-__all__ = ["entries", "entry_lines", "idempotency_keys", "loan_claims", "loan_releases", "metadata"]
+__all__ = ["entries", "entry_lines", "idempotency_keys", "jobs", "loan_claims", "loan_releases", "metadata"]
 
 metadata = MetaData()
 
@@ -94,4 +95,23 @@ idempotency_keys = Table(
     Column("response", Text, nullable=False),
     Column("entry_id", String(40), ForeignKey("entries.entry_id")),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", String(40), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("request_checksum", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("rows_total", BigInteger),
+    Column("rows_processed", BigInteger, nullable=False),
+    Column("result", Text),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_tenant_key"),
 )

@@ -18,6 +18,7 @@ from carbon.errors import (
     CarbonError,
     IdempotencyKeyReusedError,
     NotFoundError,
+    PayloadTooLargeError,
     RequestInFlightError,
 )
 
@@ -58,6 +59,8 @@ def _carbon_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
         return 409, "request-in-flight", {"Retry-After": "1"}
     if isinstance(error, IdempotencyKeyReusedError):
         return 422, "idempotency-key-reused", {}
+    if isinstance(error, PayloadTooLargeError):
+        return 413, "body-too-large", {}
     slug = type(error).__name__.removesuffix("Error").lower() or "carbon"
     return 422, slug, {}
 
@@ -103,12 +106,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 class BodySizeLimit:
     """Refuse bodies over `limit` bytes with 413 problem+json, with or without Content-Length."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, streamed: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.streamed = streamed  # paths whose routes stream the body themselves, with their own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.streamed:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")

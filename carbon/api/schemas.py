@@ -17,6 +17,7 @@ __all__ = [
     "EntryPage",
     "FactorOut",
     "FactorRef",
+    "JobOut",
     "IsoDate",
     "LoanBatchRequest",
     "LoanBatchResult",
@@ -269,6 +270,45 @@ class ReleaseOut(BaseModel):
     checksum: str
     files: dict[str, str]
     factor_count: int
+
+
+class LoanFileResult(BaseModel):
+    """What a recorded file counted: the loan-batch result plus duplicates and rejected rows."""
+
+    batch_id: str
+    entry_id: str | None
+    loans_received: int
+    loans_counted: int
+    duplicates_count: int
+    duplicates_in_file: int
+    duplicates_in_ledger: int
+    avoided: Amount
+    factor_release: str
+    factors: list[FactorRef]
+    rejected_count: int
+    rejected: list[dict[str, str]]
+
+
+class JobError(BaseModel):
+    """Why a job failed."""
+
+    title: str
+    detail: str
+
+
+class JobOut(BaseModel):
+    """A job: progress while it runs; its result (or error) and rejected-rows report when done."""
+
+    job_id: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    format: str
+    rows_total: int | None
+    rows_processed: int
+    result: LoanFileResult | None
+    error: JobError | None
+    rejected_report: str | None
+    created_at: str
+    updated_at: str
 
 
 class Problem(BaseModel):

@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
 
 from carbon.adapters.sql_store import SqlLedger
+from carbon.core.jobs import Job
 from carbon.errors import RequestInFlightError
 from carbon.registry import FactorRegistry
+from carbon.services.jobs import JobRunner, job_view
 from carbon.settings import Settings
 
 __all__ = ["AppState", "InFlight", "app_state", "request_checksum", "utc_now"]
@@ -51,8 +54,13 @@ class AppState:
     settings: Settings
     registry: FactorRegistry
     ledger: SqlLedger
+    jobs: JobRunner
     in_flight: InFlight = field(default_factory=InFlight)
     tenant: str = DEFAULT_TENANT
+
+    def job_view(self, job: Job) -> dict[str, Any]:
+        """A job with its live progress."""
+        return job_view(job, self.jobs.progress(job.job_id))
 
 
 def app_state(request: Request) -> AppState:

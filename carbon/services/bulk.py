@@ -144,6 +144,7 @@ def calculate_loan_chunks(
     progress: Callable[[int], None] | None = None,
     exclude: Exclude | None = None,
     keep_mask: bool = False,
+    rejected_sink: Callable[[list[Rejected]], None] | None = None,
 ) -> BulkLoanResult:
     """Count and price every loan of the chunks; loans seen earlier in the file are not counted again.
 
@@ -158,6 +159,8 @@ def calculate_loan_chunks(
         result.rejected_count += len(chunk.rejected)
         room = keep_rejected - len(result.rejected)
         result.rejected.extend(chunk.rejected[: max(room, 0)])
+        if rejected_sink is not None and chunk.rejected:
+            rejected_sink(chunk.rejected)
         accumulator.add(chunk)
         if progress is not None:
             progress(chunk.rows)

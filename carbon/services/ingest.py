@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from carbon.core.columnar import LoanChunk
+from carbon.core.columnar import LoanChunk, Rejected
 from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry, LoanClaimColumns
 from carbon.core.model import Book, Factor
 from carbon.core.units import parse_unit
@@ -46,6 +46,7 @@ def record_loan_file(
     unit: str = "tCO2e",
     keep_rejected: int = 100,
     progress: Callable[[int], None] | None = None,
+    rejected_sink: Callable[[list[Rejected]], None] | None = None,
 ) -> Outcome:
     """Record every good, new loan of a file; bad rows are reported, duplicates are not counted."""
     parse_unit(unit)
@@ -57,7 +58,7 @@ def record_loan_file(
         result = calculate_loan_chunks(
             registry, open_chunks(), release=release, default_region=default_region,
             keep_rejected=keep_rejected, progress=progress, exclude=_ledger_check(tx, reclaims),
-            keep_mask=True,
+            keep_mask=True, rejected_sink=rejected_sink,
         )  # fmt: skip
         factors = LoanFactors(registry, result.release, default_region)
         entry_id = new_entry_id()

@@ -7,9 +7,10 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
+from carbon.core.jobs import Job, JobState
 from carbon.core.ledger import LedgerEntry, LoanClaim, LoanClaimColumns, LoanStatus, StoredResponse
 
-__all__ = ["LedgerReader", "LedgerStore", "LedgerWrite"]
+__all__ = ["JobStore", "LedgerReader", "LedgerStore", "LedgerWrite"]
 
 
 class LedgerWrite(Protocol):
@@ -60,3 +61,24 @@ class LedgerStore(LedgerReader, Protocol):
     def write(self, tenant: str) -> AbstractContextManager[LedgerWrite]: ...
 
     def ping(self) -> None: ...
+
+
+class JobStore(Protocol):
+    """Where jobs and their states are kept."""
+
+    def create(self, job: Job) -> Job: ...
+
+    def get(self, tenant: str, job_id: str) -> Job | None: ...
+
+    def unfinished(self) -> list[Job]: ...
+
+    def set_state(
+        self,
+        job_id: str,
+        state: JobState,
+        *,
+        rows_processed: int | None = None,
+        rows_total: int | None = None,
+        result: str | None = None,
+        error: str | None = None,
+    ) -> None: ...
