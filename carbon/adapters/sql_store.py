@@ -36,6 +36,7 @@ __all__ = ["SqlLedger", "SqlWrite", "create_ledger_engine"]
 
 _CHUNK = 900  # ids per IN (...) clause: well under SQLite's variable limit
 _BULK = 5000  # more ids than this go through a temporary table instead
+_CLAIM_COLUMNS = "tenant, loan_id, claim, entry_id, disbursed_on, channel, product, region, mg"
 
 
 def create_ledger_engine(url: str) -> Engine:
@@ -243,14 +244,38 @@ class SqlWrite:
         )
         if entry.lines:
             self._connection.execute(entry_lines.insert(), _line_rows(entry))
-        claim_rows = [
-            {"tenant": self._tenant, "entry_id": entry.entry_id, "loan_id": c.loan_id, "claim": c.claim,
-             "disbursed_on": c.disbursed_on, "channel": c.channel, "product": c.product,
-             "region": c.region, "mg": c.mg}
+        rows = [
+            (
+                self._tenant,
+                c.loan_id,
+                c.claim,
+                entry.entry_id,
+                c.disbursed_on,
+                c.channel,
+                c.product,
+                c.region,
+                c.mg,
+            )
             for c in claims
-        ]  # fmt: skip
-        if claim_rows:
-            self._connection.execute(loan_claims.insert(), claim_rows)
+        ]
+        if rows:
+            self._insert_claims(rows)
+
+    def _insert_claims(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert claim rows through the driver: COPY on PostgreSQL, executemany of tuples on SQLite."""
+        driver: Any = self._connection.connection.driver_connection
+        if self._connection.dialect.name == "postgresql":
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY loan_claims ({_CLAIM_COLUMNS}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cursor = driver.cursor()
+        cursor.executemany(f"INSERT INTO loan_claims ({_CLAIM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(*row[:4], row[4].isoformat(), *row[5:]) for row in rows])  # fmt: skip
+        cursor.close()
 
     def claim_loan_columns(self, entry_id: str, claims: LoanClaimColumns) -> None:
         """Count many loans for an entry appended earlier in this transaction (file ingest, per chunk).
