@@ -9,21 +9,23 @@ from carbon.core.model import Emission, Method
 from carbon.core.units import exact_amount, parse_quantity
 from carbon.errors import FactorError, QuantityError
 from carbon.registry import FactorRegistry
+from carbon.services.loan_factors import LoanFactors
 
-__all__ = ["ONLINE_LOAN", "energy_avoided", "loans_avoided"]
-
-ONLINE_LOAN = "online_loan"
+__all__ = ["energy_avoided", "loans_avoided"]
 
 
 def loans_avoided(
     registry: FactorRegistry, count: int, on: date, release: str | None = None, region: str = "CN"
 ) -> Emission:
-    """Avoided emissions of `count` online loans disbursed on `on`, by the factor valid that day."""
+    """Avoided emissions of `count` online loans disbursed on `on`: each loan's milligrams, as a batch
+    records them (the factor of the day, in the region or else its country), times the count."""
     if isinstance(count, bool) or not isinstance(count, int):
         raise QuantityError(f"a loan count must be a whole number, got {count!r}")
-    exact_amount(count)
-    factor = registry.find(ONLINE_LOAN, region, on, release=release)
-    return calculate(count, "loan", factor)
+    factors = LoanFactors(registry, release, region)
+    factor = factors.factor(region, on)
+    return Emission(
+        mg=count * factors.mg_per_loan(factor), quantity=exact_amount(count), unit="loan", factor=factor
+    )
 
 
 def energy_avoided(
