@@ -16,6 +16,7 @@ Our exception hierarchy::
     ├── RequestError (ValueError)         a request that is well-formed but cannot be carried out
     │   └── PayloadTooLargeError          an upload over the configured size
     ├── NotFoundError (LookupError)       no such resource for this tenant
+    ├── UpstreamError                     a configured provider (grid intensity) failed or sent bad data
     └── IdempotencyError
         ├── IdempotencyKeyReusedError     the same key sent with another request
         └── RequestInFlightError          the same key while its first request still runs
@@ -46,6 +47,7 @@ __all__ = [
     "RequestInFlightError",
     "UnitError",
     "UnknownUnitError",
+    "UpstreamError",
 ]
 
 
@@ -139,6 +141,17 @@ class PayloadTooLargeError(RequestError):
 
 class NotFoundError(CarbonError, LookupError):
     """No such resource for this tenant (another tenant's resource is not found either)."""
+
+
+class UpstreamError(CarbonError):
+    """A configured outside service (a grid-intensity provider) failed, timed out or sent malformed data.
+
+    `attempts` counts the requests made before giving up.
+    """
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        self.attempts = attempts
+        super().__init__(message)
 
 
 class IdempotencyError(CarbonError):

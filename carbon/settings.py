@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
     default_loan_region: str = Field(default="CN", pattern=r"^(GLOBAL|[A-Z]{2}(-[A-Z0-9]{1,10}){0,2})$")
+    # Grid-intensity provider for carbon-aware windows: off (None) unless configured, so nothing leaves the
+    # network unasked. The URL is called with ?region=&start=&end= (ISO 8601).
+    grid_intensity_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    grid_intensity_timeout: float = Field(default=5.0, gt=0, le=120)
+    grid_intensity_retries: int = Field(default=2, ge=0, le=10)
+    grid_intensity_backoff: float = Field(default=0.5, ge=0, le=30)
+    grid_intensity_cache_seconds: int = Field(default=300, ge=0, le=86_400)
 
     @property
     def resolved_database_url(self) -> str:

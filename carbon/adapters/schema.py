@@ -17,7 +17,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["entries", "entry_lines", "idempotency_keys", "jobs", "loan_claims", "loan_releases", "metadata"]
+__all__ = [
+    "entries",
+    "entry_details",
+    "entry_lines",
+    "idempotency_keys",
+    "jobs",
+    "loan_claims",
+    "loan_releases",
+    "metadata",
+]
 
 metadata = MetaData()
 
@@ -114,4 +123,12 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_tenant_key"),
+)
+
+entry_details = Table(
+    "entry_details",
+    metadata,
+    Column("entry_id", String(40), ForeignKey("entries.entry_id"), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("details", Text, nullable=False),
 )

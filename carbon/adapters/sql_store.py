@@ -17,10 +17,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, and_, create_engine, event, exists, func, select, text
 from sqlalchemy.engine import make_url
 
-from carbon.adapters.schema import entries, entry_lines, idempotency_keys, loan_claims, loan_releases
+from carbon.adapters.schema import (
+    entries,
+    entry_details,
+    entry_lines,
+    idempotency_keys,
+    loan_claims,
+    loan_releases,
+)
 from carbon.core.ledger import (
     EntryKind,
     EntryLine,
@@ -370,6 +377,12 @@ class SqlWrite:
             )
         )  # fmt: skip
 
+    def append_details(self, entry_id: str, details: str) -> None:
+        """Store the structured details (JSON text) of an entry appended in this transaction; once."""
+        self._connection.execute(
+            entry_details.insert().values(entry_id=entry_id, tenant=self._tenant, details=details)
+        )
+
 
 class SqlLedger:
     """The ledger store over one SQLAlchemy engine."""
@@ -433,3 +446,32 @@ class SqlLedger:
         """Which of these loans the tenant has counted (read-only, for previews)."""
         with self.engine.connect() as connection:
             return _loan_status(connection, tenant, loan_ids)
+
+    def entry_details(self, tenant: str, entry_id: str) -> str | None:
+        """The structured details (JSON text) stored with an entry, if any."""
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(entry_details.c.details).where(
+                    entry_details.c.tenant == tenant, entry_details.c.entry_id == entry_id
+                )
+            ).first()
+            return None if found is None else str(found.details)
+
+    def online_loan_count(self, tenant: str, start: date, end: date) -> int:
+        """Online loans the tenant counts with a disbursement day in [start, end] (released ones excluded)."""
+        released = exists().where(
+            and_(
+                loan_releases.c.tenant == loan_claims.c.tenant,
+                loan_releases.c.loan_id == loan_claims.c.loan_id,
+                loan_releases.c.claim == loan_claims.c.claim,
+            )
+        )
+        query = select(func.count()).where(
+            loan_claims.c.tenant == tenant,
+            loan_claims.c.channel == "online",
+            loan_claims.c.disbursed_on >= start,
+            loan_claims.c.disbursed_on <= end,
+            ~released,
+        )
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())

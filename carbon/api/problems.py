@@ -20,6 +20,7 @@ from carbon.errors import (
     NotFoundError,
     PayloadTooLargeError,
     RequestInFlightError,
+    UpstreamError,
 )
 
 __all__ = ["BodySizeLimit", "error_responses", "install_problem_handlers", "problem"]
@@ -52,7 +53,8 @@ def problem(
 
 
 def _carbon_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
-    """Map the error tree onto HTTP: not found 404, in flight 409, everything else a client can fix 422."""
+    """Map the error tree onto HTTP: not found 404, in flight 409, a failed provider 502, everything else a
+    client can fix 422."""
     if isinstance(error, NotFoundError):
         return 404, "not-found", {}
     if isinstance(error, RequestInFlightError):
@@ -61,6 +63,8 @@ def _carbon_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
         return 422, "idempotency-key-reused", {}
     if isinstance(error, PayloadTooLargeError):
         return 413, "body-too-large", {}
+    if isinstance(error, UpstreamError):
+        return 502, "upstream", {}
     slug = type(error).__name__.removesuffix("Error").lower() or "carbon"
     return 422, slug, {}
 

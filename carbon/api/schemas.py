@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
@@ -25,6 +25,11 @@ __all__ = [
     "ReleaseOut",
     "ResultUnit",
     "TotalsOut",
+    "ClaimOut",
+    "LoanIntensityRequest",
+    "LoanIntensityResult",
+    "WindowsRequest",
+    "WindowsResult",
 ]
 
 MAX_LOANS = 10_000
@@ -102,12 +107,21 @@ class EnergySavingRequest(_Strict):
     """Electricity saved over a period, by a pinned factor or the grid factor of a region."""
 
     saving_id: Identifier
-    energy_saved: Quantity
+    energy_saved: Quantity | None = Field(
+        default=None, description="Energy saved, as measured; or give `baseline` and `actual` instead."
+    )
     period: Period
     region: Region | None = None
     factor_id: Identifier | None = None
     method: Literal["location", "market"] = "location"
     factor_release: ReleaseId | None = None
+    baseline: ScenarioIn | None = Field(default=None, description="Before: metered energy or a fleet.")
+    actual: ScenarioIn | None = Field(default=None, description="After: metered energy or a fleet.")
+    boundary: Boundary | None = Field(
+        default=None,
+        description="own_data_centre (scope 2 context) or supplier_data_centre (scope 3 upstream); "
+        "required with scenarios.",
+    )
 
 
 class LoanBatchCalculation(LoanBatchRequest):
@@ -196,6 +210,7 @@ class EnergySavingResult(BaseModel):
     factor_release: str
     method: str | None
     factor: FactorRef
+    claim: ClaimOut | None = None
 
 
 class FactorLink(BaseModel):
@@ -231,6 +246,7 @@ class EntryOut(BaseModel):
     reverses: str | None
     period_end: str | None
     lines: list[EntryLineOut]
+    claim: ClaimOut | None = None
 
 
 class EntryPage(BaseModel):
@@ -320,3 +336,285 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+# --- green computing: energy-saving scenarios, carbon intensity per loan, carbon-aware windows ---------
+
+MAX_SERIES_POINTS = 10_000
+MAX_PROFILE_STEPS = 1_000
+Boundary = Literal["own_data_centre", "supplier_data_centre"]
+Utilisation = Annotated[
+    str,
+    StringConstraints(pattern=r"^(0(\.[0-9]{1,18})?|1(\.0{1,18})?)$"),
+    Field(description="Average utilisation as a fraction from 0 to 1 (0.3 for 30%)."),
+]
+
+
+def _iso_datetime(value: object) -> object:
+    """Times travel as ISO 8601 strings with a time zone ('2026-11-22T08:00:00Z')."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is not None and moment.utcoffset() is not None:
+                return moment
+    raise ValueError("must be a date-time string with a time zone, like 2026-11-22T08:00:00Z")
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema counts 20.0 as an integer: take it as 20 (booleans stay refused by strict mode)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+IsoDateTime = Annotated[
+    datetime,
+    BeforeValidator(_iso_datetime),
+    Field(json_schema_extra={"type": "string", "format": "date-time"}),
+]
+
+
+class CapacityIn(_Strict):
+    """Memory or storage of a fleet: capacity (GB, TB) and its energy coefficient, given or by factor id."""
+
+    capacity: Quantity
+    coefficient: Quantity | None = Field(default=None, description="Like 0.000392 kWh/(GB*h).")
+    coefficient_factor_id: Identifier | None = Field(default=None, examples=["ccf.memory_energy"])
+
+
+class FleetIn(_Strict):
+    """Servers or vCPUs, their power at idle and at full load (given, or parameters by factor id)."""
+
+    servers: DecimalText | None = None
+    vcpus: DecimalText | None = None
+    min_power: Quantity | None = Field(default=None, description="Per server or vCPU at idle, like 0.74 W.")
+    max_power: Quantity | None = Field(default=None, description="Per server or vCPU at full load.")
+    min_power_factor_id: Identifier | None = Field(default=None, examples=["ccf.vcpu_power_min.aws"])
+    max_power_factor_id: Identifier | None = Field(default=None, examples=["ccf.vcpu_power_max.aws"])
+    utilisation: Utilisation
+    duration: Quantity | None = Field(default=None, description="Running time; default: the whole period.")
+    pue: DecimalText | None = None
+    pue_factor_id: Identifier | None = Field(default=None, examples=["ccf.pue.aws"])
+    memory: CapacityIn | None = None
+    storage: list[CapacityIn] = Field(default_factory=list, max_length=8)
+
+
+class ScenarioIn(_Strict):
+    """A scenario of a saving claim: metered energy or a fleet, and the work it did (to compare like work)."""
+
+    energy: Quantity | None = None
+    fleet: FleetIn | None = None
+    work: Quantity | None = Field(default=None, description="Work done, like 1000000 loan; both or neither.")
+
+
+class ExactQuantity(BaseModel):
+    """An exact amount: a decimal string; when it does not terminate, 18 places and the exact ratio."""
+
+    value: str
+    unit: str
+    exact: str | None = None
+
+
+class CapacityOut(BaseModel):
+    """A memory or storage term as computed."""
+
+    capacity: ExactQuantity
+    coefficient: ExactQuantity
+    coefficient_factor: FactorRef | None
+    energy: ExactQuantity
+
+
+class FleetOut(BaseModel):
+    """A fleet with every input, the factor behind each pinned parameter, and its energy by term."""
+
+    counted: Literal["servers", "vcpus"]
+    count: str
+    min_power: ExactQuantity
+    min_power_factor: FactorRef | None
+    max_power: ExactQuantity
+    max_power_factor: FactorRef | None
+    utilisation: str
+    average_power: ExactQuantity
+    duration: ExactQuantity
+    pue: str
+    pue_factor: FactorRef | None
+    memory: CapacityOut | None
+    storage: list[CapacityOut]
+    compute_energy: ExactQuantity
+    memory_energy: ExactQuantity
+    storage_energy: ExactQuantity
+    it_energy: ExactQuantity
+    energy: ExactQuantity
+
+
+class ScenarioOut(BaseModel):
+    """A scenario as recorded."""
+
+    basis: Literal["metered", "fleet"]
+    energy: ExactQuantity
+    metered: ExactQuantity | None
+    work: ExactQuantity | None
+    fleet: FleetOut | None
+
+
+class FigureOut(BaseModel):
+    """One scope 2 method's figure; null with the reason when its factor does not exist."""
+
+    amount: Amount | None
+    factor: FactorRef | None
+    reason: str | None
+
+
+class FiguresOut(BaseModel):
+    """Location-based and market-based figures side by side."""
+
+    location: FigureOut
+    market: FigureOut
+
+
+class ClaimOut(BaseModel):
+    """What an energy-saving claim rests on: scenarios, boundary, method, factor and both figures."""
+
+    basis: Literal["measured", "scenarios"]
+    boundary: Boundary | None
+    scope: int | None
+    method: str
+    energy_saved: ExactQuantity
+    baseline: ScenarioOut | None
+    actual: ScenarioOut | None
+    baseline_for_actual_work: ExactQuantity | None
+    work_ratio: ExactQuantity | None
+    factor: FactorRef
+    region: str
+    figures: FiguresOut
+
+
+class TravelFactorIn(_Strict):
+    """The factor of one travel mode of the component model (`car` for loan_model.travel.car)."""
+
+    mode: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
+    factor_id: Identifier
+
+
+class ComponentFactorsIn(_Strict):
+    """Factors of the component model's branch terms (pinned by id; defaults in the README)."""
+
+    paper_factor_id: Identifier | None = None
+    travel: list[TravelFactorIn] = Field(default_factory=list, max_length=8)
+
+
+class LoanIntensityRequest(_Strict):
+    """The lending platform's server energy over a period and the loans it processed."""
+
+    period: Period
+    energy: Quantity | None = Field(default=None, description="Metered energy of the period; or a fleet.")
+    fleet: FleetIn | None = None
+    loans: Annotated[int, Field(ge=1, le=10**15), BeforeValidator(_whole_number)] | None = Field(
+        default=None, description="Loans processed; default: online loans in the ledger."
+    )
+    region: Region | None = None
+    factor_id: Identifier | None = None
+    method: Literal["location", "market"] = "location"
+    factor_release: ReleaseId | None = None
+    baseline: Literal["reported", "component_model"] = "reported"
+    component_factors: ComponentFactorsIn | None = None
+
+
+class TermOut(BaseModel):
+    """One term of the branch baseline per loan."""
+
+    name: str
+    per_loan: ExactQuantity
+    factors: list[FactorRef]
+
+
+class BaselineOut(BaseModel):
+    """The branch baseline per loan: the lender's reported figure or this project's component model."""
+
+    basis: Literal["reported", "component_model"]
+    per_loan: ExactQuantity
+    terms: list[TermOut]
+
+
+class LoanIntensityResult(BaseModel):
+    """Carbon intensity per loan of the platform, and the net avoided per online loan."""
+
+    period: dict[str, str]
+    loans: int
+    loans_source: Literal["request", "ledger"]
+    energy: ExactQuantity
+    fleet: FleetOut | None
+    emissions: Amount
+    intensity: ExactQuantity
+    factor: FactorRef
+    method: str | None
+    baseline: BaselineOut
+    net_avoided_per_loan: ExactQuantity
+    avoided_gross: Amount
+    avoided_net: Amount
+    factor_release: str
+
+
+class SeriesPointIn(_Strict):
+    """Grid intensity from `start` for one step."""
+
+    start: IsoDateTime
+    intensity: DecimalText
+
+
+class SeriesIn(_Strict):
+    """A grid-intensity series at a uniform step of an hour or less."""
+
+    unit: UnitText = Field(examples=["gCO2e/kWh"])
+    region: Region | None = None
+    points: list[SeriesPointIn] = Field(min_length=1, max_length=MAX_SERIES_POINTS)
+
+
+class ProfileIn(_Strict):
+    """A job's energy in each step of the series, from its start."""
+
+    unit: UnitText = Field(examples=["kWh"])
+    steps: list[DecimalText] = Field(min_length=1, max_length=MAX_PROFILE_STEPS)
+
+
+class WindowsRequest(_Strict):
+    """A job to place: the series (JSON or CSV, or from the configured provider), its profile, a deadline."""
+
+    series: SeriesIn | None = None
+    series_csv: str | None = Field(
+        default=None, max_length=1_000_000, description="CSV text: start,intensity,unit rows."
+    )
+    region: Region | None = Field(default=None, description="Region to fetch from the provider.")
+    profile: ProfileIn
+    deadline: IsoDateTime
+    now: IsoDateTime | None = Field(default=None, description="Default: the server's clock.")
+    top: Annotated[int, Field(ge=1, le=24), BeforeValidator(_whole_number)] = 3
+
+
+class WindowOut(BaseModel):
+    """A start time, its emissions and what it saves against starting now."""
+
+    start: str
+    end: str
+    emissions: Amount
+    saved: Amount
+
+
+class WindowsResult(BaseModel):
+    """The lowest-emission starts, lowest first, and the run-now window."""
+
+    source: Literal["upload", "provider"]
+    region: str | None
+    series_unit: str
+    step_seconds: int
+    candidates: int
+    job_energy: ExactQuantity
+    now: WindowOut
+    windows: list[WindowOut]
+
+
+for _model in (EnergySavingRequest, EnergySavingCalculation, EnergySavingResult, EntryOut, EntryPage):
+    _model.model_rebuild()

@@ -17,13 +17,21 @@ from typing import Any
 from carbon.core.calculate import calculate
 from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry, LoanClaim, LoanStatus
 from carbon.core.model import Book, Factor
-from carbon.core.units import exact_amount, parse_unit
+from carbon.core.units import parse_unit
 from carbon.errors import (
     IdempotencyKeyReusedError,
     NotFoundError,
     RequestError,
 )
 from carbon.registry import FactorRegistry
+from carbon.services.energy_claims import (
+    EnergyClaimInput,
+    QuantityInput,
+    check_storable,
+    claim_details,
+    claim_energy,
+    claim_view,
+)
 from carbon.services.ledger_inputs import EnergySavingInput, LoanBatchInput, WriteContext
 from carbon.services.loan_factors import ONLINE_LOAN, LoanFactors
 from carbon.services.ports import LedgerReader, LedgerStore, LedgerWrite
@@ -203,7 +211,16 @@ def preview_loan_batch(
 # --- energy savings -----------------------------------------------------------------------------------
 
 
-def _saving_factor(registry: FactorRegistry, saving: EnergySavingInput) -> Factor:
+def _energy_claim(saving: EnergySavingInput | EnergyClaimInput) -> EnergyClaimInput:
+    """A measured saving is a claim without scenarios."""
+    if isinstance(saving, EnergyClaimInput):
+        return saving
+    measured = QuantityInput(saving.value, saving.unit)
+    return EnergyClaimInput(saving.saving_id, saving.start, saving.end, saving.method, saving.region,
+                            saving.factor_id, saving.factor_release, measured)  # fmt: skip
+
+
+def _saving_factor(registry: FactorRegistry, saving: EnergyClaimInput) -> Factor:
     """The pinned factor, or the grid factor of the region; it must be valid over the whole period."""
     if saving.end < saving.start:
         raise RequestError(f"period end {saving.end} is before its start {saving.start}")
@@ -222,36 +239,40 @@ def _saving_factor(registry: FactorRegistry, saving: EnergySavingInput) -> Facto
 
 
 def _energy_outcome(
-    registry: FactorRegistry, saving: EnergySavingInput, unit: str, entry_id: str | None
-) -> tuple[Outcome, EntryLine, Factor]:
-    factor = _saving_factor(registry, saving)
-    amount = exact_amount(saving.value)
-    emission = calculate(amount, saving.unit, factor)
-    line = EntryLine(activity="electricity.saved", activity_date=saving.start, quantity=saving.value.strip(),
-                     unit=saving.unit, mg=emission.mg, factor_id=factor.id, factor_version=factor.version,
+    registry: FactorRegistry, saving: EnergySavingInput | EnergyClaimInput, unit: str, entry_id: str | None
+) -> tuple[Outcome, EntryLine, Factor, dict[str, Any]]:
+    claim = _energy_claim(saving)
+    factor = _saving_factor(registry, claim)
+    energy = claim_energy(registry, claim)
+    emission = calculate(energy.amount, energy.unit, factor)
+    check_storable(emission.mg)
+    line = EntryLine(activity="electricity.saved", activity_date=claim.start, quantity=energy.text,
+                     unit=energy.unit, mg=emission.mg, factor_id=factor.id, factor_version=factor.version,
                      factor_release=factor.release, region=factor.region,
                      method=str(factor.method) if factor.method else None)  # fmt: skip
+    details = claim_details(registry, claim, energy, factor)
     body = {
-        "saving_id": saving.saving_id,
+        "saving_id": claim.saving_id,
         "entry_id": entry_id,
-        "energy_saved": {"value": saving.value.strip(), "unit": saving.unit},
-        "period": {"start": saving.start.isoformat(), "end": saving.end.isoformat()},
+        "energy_saved": {"value": energy.text, "unit": energy.unit},
+        "period": {"start": claim.start.isoformat(), "end": claim.end.isoformat()},
         "avoided": amount_view(emission.mg, unit),
         "factor_release": factor.release,
         "method": line.method,
         "factor": factor_ref_view(factor),
+        "claim": claim_view(details, unit),
     }
-    return Outcome(201, body), line, factor
+    return Outcome(201, body), line, factor, details
 
 
 def record_energy_saving(
     store: LedgerStore,
     registry: FactorRegistry,
     ctx: WriteContext,
-    saving: EnergySavingInput,
+    saving: EnergySavingInput | EnergyClaimInput,
     unit: str = "tCO2e",
 ) -> Outcome:
-    """Record saved electricity as an avoided-emission entry."""
+    """Record saved electricity as an avoided-emission entry, with the claim's details beside it."""
     parse_unit(unit)
     _energy_outcome(registry, saving, unit, None)  # validate before taking the write lock
     with store.write(ctx.tenant) as tx:
@@ -259,16 +280,17 @@ def record_energy_saving(
         if replay is not None:
             return replay
         entry_id = new_entry_id()
-        outcome, line, factor = _energy_outcome(registry, saving, unit, entry_id)
+        outcome, line, factor, details = _energy_outcome(registry, saving, unit, entry_id)
         entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.ENERGY_SAVING, Book.AVOIDED, saving.saving_id,
                             ctx.now, ctx.request_checksum, (line,), factor_release=factor.release,
                             period_end=saving.end)  # fmt: skip
         tx.append(entry)
+        tx.append_details(entry_id, json.dumps(details, separators=(",", ":"), ensure_ascii=False))
         return store_outcome(tx, ctx, outcome, entry_id)
 
 
 def preview_energy_saving(
-    registry: FactorRegistry, saving: EnergySavingInput, unit: str = "tCO2e"
+    registry: FactorRegistry, saving: EnergySavingInput | EnergyClaimInput, unit: str = "tCO2e"
 ) -> dict[str, Any]:
     """What recording the saving would give; nothing is written."""
     parse_unit(unit)
@@ -308,8 +330,10 @@ def reverse_entry(
         return Outcome(201, entry_view(reversal, unit))
 
 
-def entry_view(entry: LedgerEntry, unit: str = "tCO2e") -> dict[str, Any]:
-    """An entry with every line traceable to its factor."""
+def entry_view(
+    entry: LedgerEntry, unit: str = "tCO2e", details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An entry with every line traceable to its factor (and an energy claim's details, when given)."""
     return {
         "entry_id": entry.entry_id,
         "kind": str(entry.kind),
@@ -334,6 +358,7 @@ def entry_view(entry: LedgerEntry, unit: str = "tCO2e") -> dict[str, Any]:
             }
             for line in entry.lines
         ],
+        "claim": claim_view(details, unit) if details is not None else None,
     }
 
 
@@ -342,7 +367,8 @@ def get_entry(reader: LedgerReader, tenant: str, entry_id: str, unit: str = "tCO
     entry = reader.entry(tenant, entry_id)
     if entry is None:
         raise NotFoundError(f"no ledger entry {entry_id!r}")
-    return entry_view(entry, unit)
+    details = reader.entry_details(tenant, entry_id)
+    return entry_view(entry, unit, json.loads(details) if details is not None else None)
 
 
 def totals_view(

@@ -40,6 +40,8 @@ class LedgerWrite(Protocol):
         now: datetime,
     ) -> None: ...
 
+    def append_details(self, entry_id: str, details: str) -> None: ...
+
 
 class LedgerReader(Protocol):
     """Reads of one tenant's ledger."""
@@ -53,6 +55,10 @@ class LedgerReader(Protocol):
     def totals(self, tenant: str, start: date | None, end: date | None) -> dict[str, tuple[int, int]]: ...
 
     def loan_status(self, tenant: str, loan_ids: Iterable[str]) -> LoanStatus: ...
+
+    def entry_details(self, tenant: str, entry_id: str) -> str | None: ...
+
+    def online_loan_count(self, tenant: str, start: date, end: date) -> int: ...
 
 
 class LedgerStore(LedgerReader, Protocol):

@@ -75,7 +75,7 @@ def test_unknown_paths_and_methods(client: TestClient) -> None:
 def test_probes_answer_outside_v1_and_outside_the_schema(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.json() == {"status": "ready", "factor_release": "2026-11"}
+    assert ready.json() == {"status": "ready", "factor_release": "2026-12"}
     paths = client.get("/openapi.json").json()["paths"]
     assert "/healthz" not in paths and "/readyz" not in paths
     assert all(p.startswith("/v1/") for p in paths)
@@ -83,9 +83,9 @@ def test_probes_answer_outside_v1_and_outside_the_schema(client: TestClient) -> 
 
 def test_factor_endpoints(client: TestClient) -> None:
     releases = client.get("/v1/factor-releases").json()
-    assert [(r["id"], r["current"]) for r in releases] == [("2026-11", True)]
+    assert [(r["id"], r["current"]) for r in releases] == [("2026-12", True), ("2026-11", False)]
     assert len(releases[0]["checksum"]) == 64
-    assert client.get("/v1/factor-releases/2026-11").json()["factor_count"] == releases[0]["factor_count"]
+    assert client.get("/v1/factor-releases/2026-12").json()["factor_count"] == releases[0]["factor_count"]
     assert client.get("/v1/factor-releases/1999").status_code == 404
     factor = client.get("/v1/factors/ant.green_computing.2021").json()
     assert factor["derivation"].startswith("21,883.63 tCO2e avoided")

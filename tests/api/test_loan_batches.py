@@ -47,7 +47,7 @@ def test_a_batch_records_its_online_loans_with_their_factor(client: TestClient) 
     assert result["loans_counted"] == 5
     assert result["duplicates"] == []
     assert result["avoided"] == {"value": "0.0001044", "unit": "tCO2e"}
-    assert result["factor_release"] == "2026-11"
+    assert result["factor_release"] == "2026-12"
     [factor] = result["factors"]
     assert (factor["id"], factor["version"], factor["value"], factor["unit"]) == (
         "mybank.online_loan.2021", 1, "34.80", "gCO2e/loan",

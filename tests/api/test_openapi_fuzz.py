@@ -182,7 +182,7 @@ def test_known_good_requests_get_documented_responses(app: FastAPI) -> None:
     ]
     _call(app, "/v1/totals", "GET", 200, query={"from": "2021-01-01", "to": "2021-12-31", "book": "avoided"})
 
-    [release] = _call(app, "/v1/factor-releases", "GET", 200)
+    release = _call(app, "/v1/factor-releases", "GET", 200)[0]
     _call(app, "/v1/factor-releases/{release}", "GET", 200, path_parameters={"release": release["id"]})
     factors = _call(app, "/v1/factors", "GET", 200, query={"on": "2021-06-30", "release": release["id"]})
     factor = {"factor_id": factors[0]["id"]}

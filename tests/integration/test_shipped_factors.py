@@ -47,7 +47,7 @@ def test_the_mybank_year_from_the_cli() -> None:
     assert data["emission"] == {"value": "9852.8900004", "unit": "tCO2e"}
     assert data["factor"]["id"] == "mybank.online_loan.2021"
     assert data["factor"]["value"] == "34.80"
-    assert data["factor"]["release"] == "2026-11"
+    assert data["factor"]["release"] == "2026-12"
     assert data["factor"]["source"]["publisher"].startswith("MYbank")
 
 
@@ -58,7 +58,7 @@ def test_ant_group_green_computing_from_the_cli() -> None:
     assert result.exit_code == 0, result.output
     assert "21,883.63 tCO2e" in result.output
     assert "ant.green_computing.2021" in result.output
-    assert "release     2026-11" in result.output
+    assert "release     2026-12" in result.output
     assert "Ant Group" in result.output
 
 

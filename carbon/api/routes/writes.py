@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from carbon.api.problems import error_responses
+from carbon.api.routes.green import fleet_input
 from carbon.api.schemas import (
     CalculationRequest,
     EnergySavingRequest,
@@ -15,9 +16,11 @@ from carbon.api.schemas import (
     LoanBatchRequest,
     LoanBatchResult,
     ResultUnit,
+    ScenarioIn,
 )
 from carbon.api.state import AppState, app_state, request_checksum, utc_now
 from carbon.core.model import Method
+from carbon.services.energy_claims import EnergyClaimInput, QuantityInput, ScenarioInput
 from carbon.services.ledger import (
     Outcome,
     preview_energy_saving,
@@ -25,7 +28,7 @@ from carbon.services.ledger import (
     record_energy_saving,
     record_loan_batch,
 )
-from carbon.services.ledger_inputs import EnergySavingInput, LoanBatchInput, LoanInput, WriteContext
+from carbon.services.ledger_inputs import LoanBatchInput, LoanInput, WriteContext
 
 __all__ = ["router"]
 
@@ -51,17 +54,31 @@ def _loan_batch(body: LoanBatchRequest) -> LoanBatchInput:
     return LoanBatchInput(body.batch_id, loans, body.factor_release)
 
 
-def _energy_saving(body: EnergySavingRequest) -> EnergySavingInput:
-    return EnergySavingInput(
+def _scenario(scenario: ScenarioIn | None) -> ScenarioInput | None:
+    if scenario is None:
+        return None
+    return ScenarioInput(
+        energy=QuantityInput(scenario.energy.value, scenario.energy.unit) if scenario.energy else None,
+        fleet=fleet_input(scenario.fleet) if scenario.fleet else None,
+        work=QuantityInput(scenario.work.value, scenario.work.unit) if scenario.work else None,
+    )
+
+
+def _energy_saving(body: EnergySavingRequest) -> EnergyClaimInput:
+    """A measured saving (energy_saved) or a scenario claim (baseline, actual, boundary)."""
+    saved = body.energy_saved
+    return EnergyClaimInput(
         saving_id=body.saving_id,
-        value=body.energy_saved.value,
-        unit=body.energy_saved.unit,
         start=body.period.start,
         end=body.period.end,
         method=Method(body.method),
         region=body.region,
         factor_id=body.factor_id,
         factor_release=body.factor_release,
+        energy_saved=QuantityInput(saved.value, saved.unit) if saved is not None else None,
+        baseline=_scenario(body.baseline),
+        actual=_scenario(body.actual),
+        boundary=body.boundary,
     )
 
 
@@ -101,7 +118,7 @@ def post_loan_batch(
     status_code=201,
     response_model=EnergySavingResult,
     responses=error_responses(400, 409, 413, 422, replay=EnergySavingResult),
-    summary="Record electricity saved and the emissions it avoided",
+    summary="Record electricity saved (measured, or a baseline and an actual scenario) and what it avoided",
 )
 def post_energy_saving(
     body: EnergySavingRequest,
@@ -111,7 +128,12 @@ def post_energy_saving(
     key: IdempotencyKey,
     unit: UnitQuery = "tCO2e",
 ) -> dict[str, Any]:
-    """Avoided emissions are kept in the avoided book, beside the inventory, never netted with it."""
+    """Avoided emissions are kept in the avoided book, beside the inventory, never netted with it.
+
+    Give `energy_saved`, or a `baseline` and an `actual` scenario (metered energy or a fleet, with the
+    `work` each did to compare like work) and the `boundary`: exactly one of the two (422 otherwise). The
+    result's `claim` shows both scenarios and the location- and market-based figures, each with its factor.
+    """
     ctx = WriteContext(state.tenant, key, checksum, utc_now())
     with state.in_flight.hold(state.tenant, key):
         outcome = record_energy_saving(state.ledger, state.registry, ctx, _energy_saving(body), unit=unit)
