@@ -23,7 +23,7 @@ from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.api import create_app
 from carbon.core.model import Emission, Method
-from carbon.errors import CarbonError, FactorValidationError
+from carbon.errors import CarbonError, FactorValidationError, RequestError
 from carbon.registry import FactorRegistry, check_release, load_registry
 from carbon.registry.files import MANIFEST
 from carbon.registry.seal import seal_release
@@ -32,6 +32,8 @@ from carbon.services.calculations import energy_avoided, loans_avoided
 from carbon.services.green import FetchSeries, WindowsInput, windows_view
 from carbon.services.ingest import record_loan_file
 from carbon.services.ledger_inputs import WriteContext
+from carbon.services.report_formats import report_csv, report_html, report_xlsx
+from carbon.services.reports import ReportQuery, scope_report
 from carbon.services.views import bulk_view, display_amount, emission_view, factor_view, release_view
 from carbon.settings import get_settings
 
@@ -444,6 +446,55 @@ def green_windows(
             saved = f"  saves {w['saved']['value']} {unit}" if label != "now" else ""
             _out.print(f"{label:<4} {w['start']} .. {w['end']}  {w['emissions']['value']} {unit}{saved}",
                        markup=False)  # fmt: skip
+
+
+@app.command("report")
+def report(
+    start: Annotated[str, typer.Option("--from", help="First activity day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last activity day, YYYY-MM-DD.")],
+    report_format: Annotated[str, typer.Option("--format", help="json, csv, xlsx or html.")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", help="Write here (default: stdout).")] = None,
+    entity: Annotated[str | None, typer.Option("--entity", help="Only this entity.")] = None,
+    release: Annotated[str | None, typer.Option("--release", help="Only lines of this release.")] = None,
+    restate_with: Annotated[
+        str | None, typer.Option("--restate-with", help="Also recompute under this release.")
+    ] = None,
+    unit: UnitOption = "tCO2e",
+) -> None:
+    """The scope report (inventory by scope, avoided beside it) as JSON, CSV, XLSX or an HTML page."""
+    with _reported():
+        if report_format not in ("json", "csv", "xlsx", "html"):
+            raise RequestError(f"--format must be json, csv, xlsx or html, not {report_format!r}")
+        if report_format == "xlsx" and output is None:
+            raise RequestError("an XLSX report needs --output FILE")
+        settings = get_settings()
+        engine = create_ledger_engine(settings.resolved_database_url)
+        upgrade(engine)
+        days = _report_day(start, "--from"), _report_day(end, "--to")
+        query = ReportQuery("default", *days, entity, release, restate_with, unit)
+        view = scope_report(SqlLedger(engine), _registry(), query)
+        engine.dispose()
+        data: bytes = {
+            "json": lambda: (json.dumps(view, indent=2, ensure_ascii=False) + "\n").encode(),
+            "csv": lambda: report_csv(view).encode(),
+            "xlsx": lambda: report_xlsx(view),
+            "html": lambda: report_html(view).encode(),
+        }[report_format]()
+        if output is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            output.write_bytes(data)
+            _err.print(
+                f"wrote {output} ({report_format}, digest {view['digest']['value'][:12]})", markup=False
+            )
+
+
+def _report_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise RequestError(f"{option} must be a date YYYY-MM-DD, not {text!r}") from None
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "activity_lines",
     "entries",
     "entry_details",
     "entry_lines",
@@ -132,3 +133,35 @@ entry_details = Table(
     Column("tenant", String(64), nullable=False),
     Column("details", Text, nullable=False),
 )
+
+activity_lines = Table(
+    "activity_lines",
+    metadata,
+    Column("entry_id", String(40), ForeignKey("entries.entry_id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("activity_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("activity", String(128), nullable=False),
+    Column("activity_date", Date, nullable=False),
+    Column("scope", Integer, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("method", String(16)),
+    Column("status", String(16), nullable=False),
+    Column("quantity", String(64), nullable=False),
+    Column("unit", String(100), nullable=False),
+    Column("mg", BigInteger, nullable=False),
+    Column("factor_id", String(160)),
+    Column("factor_version", Integer),
+    Column("factor_release", String(64)),
+    Column("factor_value", String(200)),
+    Column("factor_unit", String(100)),
+    Column("confidence", String(16)),
+    Column("source", Text),
+    Column("gwp_set", String(16)),
+    Column("region", String(32)),
+    Column("entity", String(128)),
+    Column("description", Text),
+    Column("reason", Text),
+)
+Index("ix_activity_lines_tenant_date", activity_lines.c.tenant, activity_lines.c.activity_date)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, and_, create_engine, event, exists, f
 from sqlalchemy.engine import make_url
 
 from carbon.adapters.schema import (
+    activity_lines,
     entries,
     entry_details,
     entry_lines,
@@ -28,6 +29,7 @@ from carbon.adapters.schema import (
     loan_claims,
     loan_releases,
 )
+from carbon.core.inventory import ActivityLine, BookLine
 from carbon.core.ledger import (
     EntryKind,
     EntryLine,
@@ -221,6 +223,25 @@ def _one_entry(connection: Connection, tenant: str, entry_id: str) -> LedgerEntr
     return found[0] if found else None
 
 
+_ACTIVITY_FIELDS = (
+    "activity_id", "kind", "activity", "activity_date", "scope", "category", "quantity", "unit", "mg",
+    "status", "method", "factor_id", "factor_version", "factor_release", "factor_value", "factor_unit",
+    "confidence", "source", "gwp_set", "region", "entity", "description", "reason", "line_no",
+)  # fmt: skip
+
+
+def _activity_row(tenant: str, entry_id: str, line: ActivityLine) -> dict[str, Any]:
+    row = {name: getattr(line, name) for name in _ACTIVITY_FIELDS}
+    row.update(tenant=tenant, entry_id=entry_id)
+    return row
+
+
+def _activity_line(row: Any) -> ActivityLine:
+    values = {name: getattr(row, name) for name in _ACTIVITY_FIELDS}
+    values["mg"] = int(values["mg"])
+    return ActivityLine(entry_id=row.entry_id, **values)
+
+
 class SqlWrite:
     """The operations of one write transaction (see `SqlLedger.write`)."""
 
@@ -377,6 +398,13 @@ class SqlWrite:
             )
         )  # fmt: skip
 
+    def append_activity_lines(self, entry_id: str, lines: Sequence[ActivityLine]) -> None:
+        """Store the inventory lines of an entry appended in this transaction."""
+        if lines:
+            self._connection.execute(
+                activity_lines.insert(), [_activity_row(self._tenant, entry_id, line) for line in lines]
+            )
+
     def append_details(self, entry_id: str, details: str) -> None:
         """Store the structured details (JSON text) of an entry appended in this transaction; once."""
         self._connection.execute(
@@ -456,6 +484,80 @@ class SqlLedger:
                 )
             ).first()
             return None if found is None else str(found.details)
+
+    def activity_lines(self, tenant: str, start: date, end: date) -> list[ActivityLine]:
+        """Inventory lines with an activity date in [start, end], of entries not reversed."""
+        reversed_ids = select(entries.c.reverses).where(
+            entries.c.tenant == tenant, entries.c.reverses.is_not(None)
+        )
+        query = (
+            select(activity_lines)
+            .where(
+                activity_lines.c.tenant == tenant,
+                activity_lines.c.activity_date >= start,
+                activity_lines.c.activity_date <= end,
+                activity_lines.c.entry_id.not_in(reversed_ids),
+            )
+            .order_by(activity_lines.c.entry_id, activity_lines.c.line_no)
+        )
+        with self.engine.connect() as connection:
+            return [_activity_line(row) for row in connection.execute(query)]
+
+    def book_lines(self, tenant: str, book: Book, start: date, end: date) -> list[BookLine]:
+        """Ledger lines of one book with an activity date in [start, end] (reversals included, negated)."""
+        query = (
+            select(entry_lines)
+            .where(
+                entry_lines.c.tenant == tenant,
+                entry_lines.c.book == str(book),
+                entry_lines.c.activity_date >= start,
+                entry_lines.c.activity_date <= end,
+            )
+            .order_by(entry_lines.c.entry_id, entry_lines.c.line_no)
+        )
+        with self.engine.connect() as connection:
+            return [
+                BookLine(
+                    row.entry_id,
+                    row.line_no,
+                    EntryLine(
+                        row.activity,
+                        row.activity_date,
+                        row.quantity,
+                        row.unit,
+                        int(row.mg),
+                        row.factor_id,
+                        row.factor_version,
+                        row.factor_release,
+                        row.region,
+                        row.method,
+                    ),
+                )  # fmt: skip
+                for row in connection.execute(query)
+            ]
+
+    def avoided_by_product(self, tenant: str, start: date, end: date) -> list[tuple[str | None, int, int]]:
+        """Online loans counted (released ones excluded) per product: (product, milligrams, loans)."""
+        released = exists().where(
+            and_(
+                loan_releases.c.tenant == loan_claims.c.tenant,
+                loan_releases.c.loan_id == loan_claims.c.loan_id,
+                loan_releases.c.claim == loan_claims.c.claim,
+            )
+        )
+        query = (
+            select(loan_claims.c.product, func.sum(loan_claims.c.mg), func.count())
+            .where(
+                loan_claims.c.tenant == tenant,
+                loan_claims.c.channel == "online",
+                loan_claims.c.disbursed_on >= start,
+                loan_claims.c.disbursed_on <= end,
+                ~released,
+            )
+            .group_by(loan_claims.c.product)
+        )
+        with self.engine.connect() as connection:
+            return [(product, int(mg or 0), int(n)) for product, mg, n in connection.execute(query)]
 
     def online_loan_count(self, tenant: str, start: date, end: date) -> int:
         """Online loans the tenant counts with a disbursement day in [start, end] (released ones excluded)."""

@@ -15,7 +15,7 @@ from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunk
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.api.problems import BodySizeLimit, install_problem_handlers
-from carbon.api.routes import factors, green, health, jobs, ledger, writes
+from carbon.api.routes import factors, green, health, jobs, ledger, reports, writes
 from carbon.api.schemas import Problem
 from carbon.api.state import AppState
 from carbon.core.columnar import LoanChunk
@@ -55,7 +55,7 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (writes, ledger, jobs, factors, green, health):
+    for module in (writes, ledger, jobs, factors, green, reports, health):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, streamed=("/v1/jobs",))
     _document_problems(app)

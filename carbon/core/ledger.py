@@ -34,6 +34,7 @@ class EntryKind(StrEnum):
     LOAN_FILE = "loan_file"
     ENERGY_SAVING = "energy_saving"
     REVERSAL = "reversal"
+    INVENTORY_ACTIVITY = "inventory_activity"
 
 
 @dataclass(frozen=True, slots=True)

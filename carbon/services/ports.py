@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
+from carbon.core.inventory import ActivityLine, BookLine
 from carbon.core.jobs import Job, JobState
 from carbon.core.ledger import LedgerEntry, LoanClaim, LoanClaimColumns, LoanStatus, StoredResponse
+from carbon.core.model import Book
 
-__all__ = ["JobStore", "LedgerReader", "LedgerStore", "LedgerWrite"]
+__all__ = ["JobStore", "LedgerReader", "LedgerStore", "LedgerWrite", "ReportReader"]
 
 
 class LedgerWrite(Protocol):
@@ -42,6 +44,8 @@ class LedgerWrite(Protocol):
 
     def append_details(self, entry_id: str, details: str) -> None: ...
 
+    def append_activity_lines(self, entry_id: str, lines: Sequence[ActivityLine]) -> None: ...
+
 
 class LedgerReader(Protocol):
     """Reads of one tenant's ledger."""
@@ -59,6 +63,18 @@ class LedgerReader(Protocol):
     def entry_details(self, tenant: str, entry_id: str) -> str | None: ...
 
     def online_loan_count(self, tenant: str, start: date, end: date) -> int: ...
+
+
+class ReportReader(Protocol):
+    """The reads a scope report needs."""
+
+    def activity_lines(self, tenant: str, start: date, end: date) -> list[ActivityLine]: ...
+
+    def book_lines(self, tenant: str, book: Book, start: date, end: date) -> list[BookLine]: ...
+
+    def avoided_by_product(
+        self, tenant: str, start: date, end: date
+    ) -> list[tuple[str | None, int, int]]: ...
 
 
 class LedgerStore(LedgerReader, Protocol):

@@ -182,6 +182,25 @@ def test_known_good_requests_get_documented_responses(app: FastAPI) -> None:
     ]
     _call(app, "/v1/totals", "GET", 200, query={"from": "2021-01-01", "to": "2021-12-31", "book": "avoided"})
 
+    activity = {"activity_id": "fuzz-a1", "kind": "electricity", "date": "2023-06-30", "region": "CN",
+                "quantity": {"value": "1000", "unit": "kWh"}, "entity": "=HQ",
+                "instruments": [{"kind": "green_certificate", "energy": {"value": "1", "unit": "MWh"},
+                                 "reference": "GEC-1"}]}  # fmt: skip
+    activities = {"batch_id": "fuzz-a", "activities": [activity]}
+    akey = {"Idempotency-Key": "fuzz-a"}
+    recorded = _call(app, "/v1/activities", "POST", 201, headers=akey, body=activities)
+    assert _call(app, "/v1/activities", "POST", 201, headers=akey, body=activities) == recorded
+    year = {"from": "2021-01-01", "to": "2023-12-31"}
+    for fmt in ("json", "csv", "xlsx", "html"):
+        response = (
+            schema["/v1/reports/scopes"]["GET"]
+            .Case(query={**year, "format": fmt})
+            .call_and_validate(app=app, **CHECKS)
+        )
+        assert response.status_code == 200, response.text
+    _call(app, "/v1/reports/scopes", "GET", 200, query={**year, "restate_with": "2026-11", "unit": "kgCO2e"})
+    _call(app, "/v1/reports/scopes/trace", "GET", 200, query={**year, "line": "scope2:market"})
+
     release = _call(app, "/v1/factor-releases", "GET", 200)[0]
     _call(app, "/v1/factor-releases/{release}", "GET", 200, path_parameters={"release": release["id"]})
     factors = _call(app, "/v1/factors", "GET", 200, query={"on": "2021-06-30", "release": release["id"]})
