@@ -147,9 +147,21 @@ def report_csv(report: dict[str, Any]) -> str:
     for table in report_tables(report):
         writer.writerow(["section", *table.headers])
         for row in table.rows:
-            writer.writerow([table.name, *("" if c is None else str(c) for c in row)])
+            writer.writerow([table.name, *(_csv_cell(c) for c in row)])
         writer.writerow([])
     return out.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> str:
+    """Numbers as exact decimals; text that a spreadsheet would run as a formula gets a leading quote."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return str(value)
 
 
 def report_xlsx(report: dict[str, Any]) -> bytes:

@@ -324,6 +324,9 @@ def test_csv_and_xlsx_carry_the_json_figures_and_text_stays_text(report_client: 
     rows = list(csv.reader(io.StringIO(text.text)))
     csv_summary = {r[1]: r[3] for r in rows if r and r[0] == "Summary"}
     assert csv_summary["scope2:market"] == inv["scope2"]["market"]["amount"]["value"]
+    csv_entities = [r[1] for r in rows if r and r[0] == "By entity"]
+    assert f"'{FORMULA_ENTITY}" in csv_entities  # a spreadsheet opening the CSV shows it as text
+    assert FORMULA_ENTITY not in csv_entities
     accept = report_client.get("/v1/reports/scopes", params=YEAR, headers={"Accept": "text/csv"})
     assert accept.text == text.text
 
