@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from carbon.adapters.sql_store import SqlLedger
 from carbon.core.jobs import Job
 from carbon.errors import RequestInFlightError
 from carbon.registry import FactorRegistry
 from carbon.services.jobs import JobRunner, job_view
+from carbon.services.ledger import Outcome
+from carbon.services.ledger_inputs import WriteContext
 from carbon.settings import Settings
 
-__all__ = ["AppState", "InFlight", "app_state", "request_checksum", "utc_now"]
+__all__ = ["AppState", "InFlight", "app_state", "idempotent_write", "request_checksum", "utc_now"]
 
 DEFAULT_TENANT = "default"
 
@@ -76,6 +78,20 @@ async def request_checksum(request: Request) -> str:
         digest.update(part.encode() + b"\n")
     digest.update(await request.body())
     return digest.hexdigest()
+
+
+def idempotent_write(
+    state: AppState, key: str, checksum: str, response: Response, record: Callable[[WriteContext], Outcome]
+) -> dict[str, Any]:
+    """Run a write under its Idempotency-Key: 409 while the key's first request runs, the stored
+    response (marked `Idempotent-Replayed`) when it ran before."""
+    ctx = WriteContext(state.tenant, key, checksum, utc_now())
+    with state.in_flight.hold(state.tenant, key):
+        outcome = record(ctx)
+    response.status_code = outcome.status
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return outcome.body
 
 
 def utc_now() -> datetime:

@@ -16,7 +16,7 @@ from carbon.api.report_schemas import (
 )
 from carbon.api.routes.writes import Checksum, IdempotencyKey, UnitQuery
 from carbon.api.schemas import IsoDate, ReleaseId
-from carbon.api.state import AppState, app_state, utc_now
+from carbon.api.state import AppState, app_state, idempotent_write
 from carbon.services.activities import (
     ActivityBatchInput,
     ActivityInput,
@@ -24,7 +24,6 @@ from carbon.services.activities import (
     UserFactorInput,
     record_activities,
 )
-from carbon.services.ledger_inputs import WriteContext
 from carbon.services.report_formats import report_csv, report_html, report_xlsx
 from carbon.services.reports import ReportQuery, scope_report, trace_view
 
@@ -84,16 +83,13 @@ def post_activities(
 ) -> dict[str, Any]:
     """Electricity is recorded location-based and market-based (instruments count at zero for the market
     figure; a missing market factor is listed in `missing`, never replaced). Fuels need a `factor`."""
-    ctx = WriteContext(state.tenant, key, checksum, utc_now())
     batch = ActivityBatchInput(
         body.batch_id, tuple(_activity(a) for a in body.activities), body.factor_release
     )
-    with state.in_flight.hold(state.tenant, key):
-        outcome = record_activities(state.ledger, state.registry, ctx, batch, unit=unit)
-    response.status_code = outcome.status
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return outcome.body
+    return idempotent_write(
+        state, key, checksum, response,
+        lambda ctx: record_activities(state.ledger, state.registry, ctx, batch, unit=unit),
+    )  # fmt: skip
 
 
 def _negotiate(request: Request, given: Format | None) -> str:

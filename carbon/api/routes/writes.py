@@ -18,17 +18,16 @@ from carbon.api.schemas import (
     ResultUnit,
     ScenarioIn,
 )
-from carbon.api.state import AppState, app_state, request_checksum, utc_now
+from carbon.api.state import AppState, app_state, idempotent_write, request_checksum
 from carbon.core.model import Method
 from carbon.services.energy_claims import EnergyClaimInput, QuantityInput, ScenarioInput
 from carbon.services.ledger import (
-    Outcome,
     preview_energy_saving,
     preview_loan_batch,
     record_energy_saving,
     record_loan_batch,
 )
-from carbon.services.ledger_inputs import LoanBatchInput, LoanInput, WriteContext
+from carbon.services.ledger_inputs import LoanBatchInput, LoanInput
 
 __all__ = ["router"]
 
@@ -82,13 +81,6 @@ def _energy_saving(body: EnergySavingRequest) -> EnergyClaimInput:
     )
 
 
-def _respond(outcome: Outcome, response: Response) -> dict[str, Any]:
-    response.status_code = outcome.status
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return outcome.body
-
-
 @router.post(
     "/loan-batches",
     status_code=201,
@@ -105,12 +97,10 @@ def post_loan_batch(
     unit: UnitQuery = "tCO2e",
 ) -> dict[str, Any]:
     """Each loan id counts once per tenant: loans counted before come back in `duplicates`."""
-    ctx = WriteContext(state.tenant, key, checksum, utc_now())
-    with state.in_flight.hold(state.tenant, key):
-        outcome = record_loan_batch(state.ledger, state.registry, ctx, _loan_batch(body),
-                                    max_loans=state.settings.max_loans_per_batch,
-                                    default_region=state.settings.default_loan_region, unit=unit)  # fmt: skip
-    return _respond(outcome, response)
+    return idempotent_write(state, key, checksum, response, lambda ctx: record_loan_batch(
+        state.ledger, state.registry, ctx, _loan_batch(body), max_loans=state.settings.max_loans_per_batch,
+        default_region=state.settings.default_loan_region, unit=unit,
+    ))  # fmt: skip
 
 
 @router.post(
@@ -134,10 +124,9 @@ def post_energy_saving(
     `work` each did to compare like work) and the `boundary`: exactly one of the two (422 otherwise). The
     result's `claim` shows both scenarios and the location- and market-based figures, each with its factor.
     """
-    ctx = WriteContext(state.tenant, key, checksum, utc_now())
-    with state.in_flight.hold(state.tenant, key):
-        outcome = record_energy_saving(state.ledger, state.registry, ctx, _energy_saving(body), unit=unit)
-    return _respond(outcome, response)
+    return idempotent_write(state, key, checksum, response, lambda ctx: record_energy_saving(
+        state.ledger, state.registry, ctx, _energy_saving(body), unit=unit
+    ))  # fmt: skip
 
 
 @router.post(
