@@ -71,6 +71,10 @@ class FactorRegistry:
         self._releases = {r.id: r for r in releases}
         if not self._releases:
             raise ReleaseNotFoundError("no factor release loaded")
+        self._index: dict[tuple[str, str, str], list[Factor]] = {}
+        for r in self._releases.values():
+            for f in r.factors.values():
+                self._index.setdefault((r.id, f.activity, f.region), []).append(f)
         superseded = {s for r in self._releases.values() for s in r.supersedes}
         live = [r for r in self._releases.values() if r.id not in superseded]
         self._current = max(live or self._releases.values(), key=lambda r: (r.published, r.id)).id
@@ -111,10 +115,16 @@ class FactorRegistry:
         on: date | None = None,
     ) -> list[Factor]:
         """Factors of a release, filtered, sorted by id."""
+        chosen = self.release(release)
+        pool = (
+            self._index.get((chosen.id, activity, region), [])
+            if activity is not None and region is not None
+            else chosen.factors.values()
+        )
         return sorted(
             (
                 f
-                for f in self.release(release).factors.values()
+                for f in pool
                 if (activity is None or f.activity == activity)
                 and (region is None or f.region == region)
                 and (on is None or f.applies_on(on))
@@ -134,7 +144,7 @@ class FactorRegistry:
     ) -> Factor:
         """The one factor for (activity, region, day), narrowed by method and GWP set where given."""
         chosen = self.release(release)
-        same = [f for f in chosen.factors.values() if f.activity == activity and f.region == region]
+        same = self._index.get((chosen.id, activity, region), [])
         matches = [
             f
             for f in same
