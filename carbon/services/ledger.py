@@ -42,6 +42,7 @@ __all__ = [
     "new_entry_id",
     "replay_or_none",
     "store_outcome",
+    "entries_page",
     "entry_view",
     "preview_energy_saving",
     "preview_loan_batch",
@@ -367,7 +368,24 @@ def get_entry(reader: LedgerReader, tenant: str, entry_id: str, unit: str = "tCO
     entry = reader.entry(tenant, entry_id)
     if entry is None:
         raise NotFoundError(f"no ledger entry {entry_id!r}")
-    details = reader.entry_details(tenant, entry_id)
+    return _entry_with_details(reader, entry, unit)
+
+
+def entries_page(
+    reader: LedgerReader, tenant: str, limit: int, starting_after: str | None, unit: str = "tCO2e"
+) -> dict[str, Any]:
+    """A page of entries in recording order, each as `get_entry` shows it."""
+    if starting_after is not None and reader.entry(tenant, starting_after) is None:
+        raise RequestError(f"starting_after {starting_after!r} is not an entry of this ledger")
+    found, has_more = reader.entries(tenant, limit, starting_after)
+    return {"data": [_entry_with_details(reader, e, unit) for e in found], "has_more": has_more}
+
+
+def _entry_with_details(reader: LedgerReader, entry: LedgerEntry, unit: str) -> dict[str, Any]:
+    """Energy-saving entries carry their stored claim (scenarios, boundary, both methods)."""
+    details = (
+        reader.entry_details(entry.tenant, entry.entry_id) if entry.kind is EntryKind.ENERGY_SAVING else None
+    )
     return entry_view(entry, unit, json.loads(details) if details is not None else None)
 
 

@@ -33,6 +33,8 @@ def test_ant_group_green_computing_reproduces_the_report(client: TestClient) -> 
     entry = client.get(f"/v1/ledger/entries/{result['entry_id']}").json()
     assert entry["book"] == "avoided"
     assert entry["period_end"] == "2021-12-31"
+    listed = client.get("/v1/ledger/entries").json()["data"]
+    assert listed == [entry]  # the list shows each entry as the single read does, claim included
     assert entry["lines"][0]["quantity"] == {"value": "46769.74", "unit": "MWh"}
 
 

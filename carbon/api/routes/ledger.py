@@ -10,8 +10,7 @@ from carbon.api.problems import error_responses
 from carbon.api.schemas import EntryOut, EntryPage, IsoDate, ResultUnit, TotalsOut
 from carbon.api.state import AppState, app_state, utc_now
 from carbon.core.model import Book
-from carbon.errors import RequestError
-from carbon.services.ledger import entry_view, get_entry, reverse_entry, totals_view
+from carbon.services.ledger import entries_page, get_entry, reverse_entry, totals_view
 
 __all__ = ["router"]
 
@@ -31,10 +30,7 @@ def list_entries(
     unit: UnitQuery = "tCO2e",
 ) -> dict[str, Any]:
     """Entries in the order they were recorded; pass the last `entry_id` as `starting_after` for more."""
-    if starting_after is not None and state.ledger.entry(state.tenant, starting_after) is None:
-        raise RequestError(f"starting_after {starting_after!r} is not an entry of this ledger")
-    found, has_more = state.ledger.entries(state.tenant, limit, starting_after)
-    return {"data": [entry_view(e, unit) for e in found], "has_more": has_more}
+    return entries_page(state.ledger, state.tenant, limit, starting_after, unit)
 
 
 @router.get("/ledger/entries/{entry_id}", response_model=EntryOut, responses=error_responses(404, 422))
