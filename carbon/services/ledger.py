@@ -26,13 +26,12 @@ from carbon.errors import (
 from carbon.registry import FactorRegistry
 from carbon.services.energy_claims import (
     EnergyClaimInput,
-    QuantityInput,
     check_storable,
     claim_details,
     claim_energy,
     claim_view,
 )
-from carbon.services.ledger_inputs import EnergySavingInput, LoanBatchInput, WriteContext
+from carbon.services.ledger_inputs import LoanBatchInput, WriteContext
 from carbon.services.loan_factors import ONLINE_LOAN, LoanFactors
 from carbon.services.ports import LedgerReader, LedgerStore, LedgerWrite
 from carbon.services.views import amount_view, factor_ref_view
@@ -212,15 +211,6 @@ def preview_loan_batch(
 # --- energy savings -----------------------------------------------------------------------------------
 
 
-def _energy_claim(saving: EnergySavingInput | EnergyClaimInput) -> EnergyClaimInput:
-    """A measured saving is a claim without scenarios."""
-    if isinstance(saving, EnergyClaimInput):
-        return saving
-    measured = QuantityInput(saving.value, saving.unit)
-    return EnergyClaimInput(saving.saving_id, saving.start, saving.end, saving.method, saving.region,
-                            saving.factor_id, saving.factor_release, measured)  # fmt: skip
-
-
 def _saving_factor(registry: FactorRegistry, saving: EnergyClaimInput) -> Factor:
     """The pinned factor, or the grid factor of the region; it must be valid over the whole period."""
     if saving.end < saving.start:
@@ -240,9 +230,8 @@ def _saving_factor(registry: FactorRegistry, saving: EnergyClaimInput) -> Factor
 
 
 def _energy_outcome(
-    registry: FactorRegistry, saving: EnergySavingInput | EnergyClaimInput, unit: str, entry_id: str | None
+    registry: FactorRegistry, claim: EnergyClaimInput, unit: str, entry_id: str | None
 ) -> tuple[Outcome, EntryLine, Factor, dict[str, Any]]:
-    claim = _energy_claim(saving)
     factor = _saving_factor(registry, claim)
     energy = claim_energy(registry, claim)
     emission = calculate(energy.amount, energy.unit, factor)
@@ -270,7 +259,7 @@ def record_energy_saving(
     store: LedgerStore,
     registry: FactorRegistry,
     ctx: WriteContext,
-    saving: EnergySavingInput | EnergyClaimInput,
+    saving: EnergyClaimInput,
     unit: str = "tCO2e",
 ) -> Outcome:
     """Record saved electricity as an avoided-emission entry, with the claim's details beside it."""
@@ -291,7 +280,7 @@ def record_energy_saving(
 
 
 def preview_energy_saving(
-    registry: FactorRegistry, saving: EnergySavingInput | EnergyClaimInput, unit: str = "tCO2e"
+    registry: FactorRegistry, saving: EnergyClaimInput, unit: str = "tCO2e"
 ) -> dict[str, Any]:
     """What recording the saving would give; nothing is written."""
     parse_unit(unit)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from carbon.core.model import Method
-
-__all__ = ["EnergySavingInput", "LoanBatchInput", "LoanInput", "WriteContext"]
+__all__ = ["LoanBatchInput", "LoanInput", "WriteContext"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,21 +25,6 @@ class LoanBatchInput:
 
     batch_id: str
     loans: tuple[LoanInput, ...]
-    factor_release: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EnergySavingInput:
-    """Electricity saved over a period, with the factor to apply or the grid to look it up in."""
-
-    saving_id: str
-    value: str
-    unit: str
-    start: date
-    end: date
-    method: Method = Method.LOCATION
-    region: str | None = None
-    factor_id: str | None = None
     factor_release: str | None = None
 
 
