@@ -17,6 +17,12 @@ Our exception hierarchy::
     │   └── PayloadTooLargeError          an upload over the configured size
     ├── NotFoundError (LookupError)       no such resource for this tenant
     ├── UpstreamError                     a configured provider (grid intensity) failed or sent bad data
+    ├── AccessError
+    │   ├── AuthenticationError           no API key, or one that is unknown, revoked or malformed
+    │   └── PermissionDeniedError         a valid key without the role the operation needs
+    ├── LimitError
+    │   ├── RateLimitedError              a key over its request rate (retry after `retry_after` s)
+    │   └── OverloadedError               the service at its concurrency limit (retry after `retry_after` s)
     └── IdempotencyError
         ├── IdempotencyKeyReusedError     the same key sent with another request
         └── RequestInFlightError          the same key while its first request still runs
@@ -29,7 +35,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AccessError",
     "AmbiguousFactorError",
+    "AuthenticationError",
     "CarbonError",
     "DimensionError",
     "FactorDefinitionError",
@@ -38,10 +46,14 @@ __all__ = [
     "FactorValidationError",
     "IdempotencyError",
     "IdempotencyKeyReusedError",
+    "LimitError",
     "NotFoundError",
+    "OverloadedError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "Problem",
     "QuantityError",
+    "RateLimitedError",
     "ReleaseNotFoundError",
     "RequestError",
     "RequestInFlightError",
@@ -152,6 +164,42 @@ class UpstreamError(CarbonError):
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         self.attempts = attempts
         super().__init__(message)
+
+
+class AccessError(CarbonError):
+    """A request the caller's credentials do not allow."""
+
+
+class AuthenticationError(AccessError):
+    """No usable API key: missing, malformed, unknown or revoked (which of these is never said)."""
+
+    def __init__(self, message: str, *, token_sent: bool = False) -> None:
+        self.token_sent = token_sent
+        super().__init__(message)
+
+
+class PermissionDeniedError(AccessError):
+    """The key is valid but lacks the role the operation needs."""
+
+    def __init__(self, message: str, *, role: str) -> None:
+        self.role = role
+        super().__init__(message)
+
+
+class LimitError(CarbonError):
+    """A request refused to protect the service; the same request succeeds later."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class RateLimitedError(LimitError):
+    """The key has sent more requests than its rate allows."""
+
+
+class OverloadedError(LimitError):
+    """Every request slot is busy."""
 
 
 class IdempotencyError(CarbonError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -15,10 +16,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carbon.errors import (
     AmbiguousFactorError,
+    AuthenticationError,
     CarbonError,
     IdempotencyKeyReusedError,
+    LimitError,
     NotFoundError,
+    OverloadedError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     RequestInFlightError,
     UpstreamError,
 )
@@ -53,8 +58,10 @@ def problem(
 
 
 def _carbon_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
-    """Map the error tree onto HTTP: not found 404, in flight 409, a failed provider 502, everything else a
-    client can fix 422."""
+    """Map the error tree onto HTTP: no key 401, wrong role 403, not found 404, in flight 409, limits 429 and
+    503 with Retry-After, a failed provider 502, everything else a client can fix 422."""
+    if isinstance(error, AuthenticationError | PermissionDeniedError | LimitError):
+        return _access_status(error)
     if isinstance(error, NotFoundError):
         return 404, "not-found", {}
     if isinstance(error, RequestInFlightError):
@@ -67,6 +74,21 @@ def _carbon_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
         return 502, "upstream", {}
     slug = type(error).__name__.removesuffix("Error").lower() or "carbon"
     return 422, slug, {}
+
+
+def _access_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
+    """401 and 403 carry the Bearer challenge (RFC 6750); 429 and 503 say when to come back."""
+    if isinstance(error, AuthenticationError):
+        challenge = 'Bearer realm="carbon"' + (', error="invalid_token"' if error.token_sent else "")
+        return 401, "unauthorized", {"WWW-Authenticate": challenge}
+    if isinstance(error, PermissionDeniedError):
+        challenge = f'Bearer realm="carbon", error="insufficient_scope", scope="{error.role}"'
+        return 403, "forbidden", {"WWW-Authenticate": challenge}
+    assert isinstance(error, LimitError)
+    retry_after = str(max(1, math.ceil(error.retry_after)))
+    if isinstance(error, OverloadedError):
+        return 503, "overloaded", {"Retry-After": retry_after}
+    return 429, "rate-limited", {"Retry-After": retry_after}
 
 
 def install_problem_handlers(app: FastAPI) -> None:
