@@ -133,10 +133,13 @@ def _latest_in_bulk(
                              pa_csv.WriteOptions(include_header=False))  # fmt: skip
             copy.write(buffer.getbuffer())
     else:
-        connection.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS carbon_ids (loan_id TEXT)")
+        # keyed: without an index SQLite may scan the tenant's claims and, for each, every id (O(n x m))
+        connection.exec_driver_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS carbon_ids (loan_id TEXT PRIMARY KEY) WITHOUT ROWID"
+        )
         connection.exec_driver_sql("DELETE FROM carbon_ids")
         cursor = driver.cursor()
-        cursor.executemany("INSERT INTO carbon_ids (loan_id) VALUES (?)", [(i,) for i in ids])
+        cursor.executemany("INSERT OR IGNORE INTO carbon_ids (loan_id) VALUES (?)", [(i,) for i in ids])
         cursor.close()
     found = []
     for table in ("loan_claims", "loan_releases"):
