@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from carbon.adapters.grid_intensity import GridIntensityProvider, parse_series
+from carbon.adapters.key_store import SqlKeys
 from carbon.adapters.loan_files import file_checksum, guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.api import create_app
+from carbon.api.app import load_key_secret
+from carbon.core.access import ApiKey, Role
 from carbon.core.model import Emission, Method
 from carbon.errors import CarbonError, FactorValidationError, RequestError
 from carbon.registry import FactorRegistry, check_release, load_registry
@@ -31,6 +37,7 @@ from carbon.services.bulk import BulkLoanResult, calculate_loan_chunks
 from carbon.services.calculations import energy_avoided, loans_avoided
 from carbon.services.green import FetchSeries, WindowsInput, windows_view
 from carbon.services.ingest import record_loan_file
+from carbon.services.keys import issue_key, list_keys, revoke_key
 from carbon.services.ledger_inputs import WriteContext
 from carbon.services.report_formats import report_csv, report_html, report_xlsx
 from carbon.services.reports import ReportQuery, scope_report
@@ -65,6 +72,11 @@ def _reported() -> Iterator[None]:
         raise typer.Exit(1) from None
     except CarbonError as error:
         _err.print(f"carbon: error: {error}", markup=False)
+        raise typer.Exit(1) from None
+    except ValidationError as error:  # only settings are validated by pydantic on the command line
+        first = error.errors()[0]
+        names = ".".join(str(part) for part in first["loc"])
+        _err.print(f"carbon: error: CARBON_{names.upper()}: {first['msg']}", markup=False)
         raise typer.Exit(1) from None
 
 
@@ -351,6 +363,78 @@ def db_upgrade() -> None:
         _out.print(f"ok: database at {_safe_url(settings.resolved_database_url)} is up to date", markup=False)
 
 
+keys_app = typer.Typer(help="API keys: one per client system, scoped to a tenant.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+RoleOption = Annotated[list[Role], typer.Option("--role", help="read, submit or admin (repeatable).")]
+
+
+@contextmanager
+def _key_store() -> Iterator[tuple[SqlKeys, bytes]]:
+    """The key table of the configured database (migrated first) and the server secret."""
+    settings = get_settings()
+    engine = create_ledger_engine(settings.resolved_database_url)
+    try:
+        upgrade(engine)
+        yield SqlKeys(engine), load_key_secret(settings)
+    finally:
+        engine.dispose()
+
+
+def _key_row(key: ApiKey) -> dict[str, Any]:
+    return {
+        "prefix": key.prefix, "tenant": key.tenant, "roles": sorted(r.value for r in key.roles),
+        "name": key.name, "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }  # fmt: skip
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant every request with the key acts for.")],
+    role: RoleOption,
+    name: Annotated[str, typer.Option("--name", help="Who holds the key, for the list.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Create a key; it is printed once (only its keyed hash is stored)."""
+    with _reported(), _key_store() as (store, secret):
+        issued = issue_key(store, secret, tenant, role, name, datetime.now(UTC))
+    if as_json:
+        _print_json({"key": issued.plaintext, **_key_row(issued.key)})
+        return
+    sys.stdout.write(issued.plaintext + "\n")
+    roles = ", ".join(_key_row(issued.key)["roles"])
+    _err.print(f"created {issued.key.prefix} for tenant {tenant} ({roles}); store it now: it cannot be shown "
+               "again", markup=False)  # fmt: skip
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every key with its prefix, tenant, roles and state (never the key itself)."""
+    with _reported(), _key_store() as (store, _):
+        rows = [_key_row(key) for key in list_keys(store, tenant)]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("prefix", "tenant", "roles", "name", "created", "revoked")
+    for row in rows:
+        table.add_row(row["prefix"], row["tenant"], ",".join(row["roles"]), row["name"], row["created_at"],
+                      row["revoked_at"] or "")  # fmt: skip
+    _out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's prefix (cbk_xxxxxxxx) or the key.")],
+) -> None:
+    """Revoke a key: the next request that sends it is refused with 401."""
+    with _reported(), _key_store() as (store, _):
+        revoked = revoke_key(store, key, datetime.now(UTC))
+    _out.print(f"revoked {revoked.prefix} (tenant {revoked.tenant})", markup=False)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (CARBON_HOST).")] = None,
@@ -364,8 +448,16 @@ def serve(
         _err.print(f"carbon: serving on http://{host or settings.host}:{port or settings.port} "
                    f"(factors {registry.current.id}, database {_safe_url(settings.resolved_database_url)})",
                    markup=False)  # fmt: skip
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info",
-                timeout_graceful_shutdown=30)  # fmt: skip
+    # uvicorn finishes in-flight requests on SIGTERM, then raises the signal again: exit 0 after that drain
+    signal.signal(signal.SIGTERM, _drained)
+    # our logging (JSON lines, one access line per request with its id) stays in place: no uvicorn config
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=30)  # fmt: skip
+
+
+def _drained(_signum: int, _frame: FrameType | None) -> None:
+    """Exit 0: the graceful shutdown that SIGTERM asked for has completed."""
+    raise SystemExit(0)
 
 
 def _safe_url(url: str) -> str:

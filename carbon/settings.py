@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_factors_dir", "get_settings"]
@@ -37,6 +38,28 @@ class Settings(BaseSettings):
     grid_intensity_retries: int = Field(default=2, ge=0, le=10)
     grid_intensity_backoff: float = Field(default=0.5, ge=0, le=30)
     grid_intensity_cache_seconds: int = Field(default=300, ge=0, le=86_400)
+    # Access: "keys" (the default) needs a valid API key on every /v1 request; "open" serves everyone as
+    # `open_tenant` with every role, for local development only.
+    auth: Literal["keys", "open"] = "keys"
+    open_tenant: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    # HMAC key for stored API-key hashes; unset, a random one is created once in <data_dir>/key-secret.
+    key_secret: SecretStr | None = Field(default=None, min_length=32)
+    # Limits: per-key token bucket (0 = unlimited), requests at once, seconds to wait for a slot, seconds
+    # before a 504 (the request itself runs on to completion).
+    rate_limit_per_second: float = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
+    queue_wait_seconds: float = Field(default=5.0, ge=0, le=300)
+    request_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Operations: JSON log lines (one object per line) and OpenTelemetry tracing (needs the otel extra).
+    json_logs: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    tracing: bool = False
+
+    @property
+    def key_secret_path(self) -> Path:
+        """Where the generated key secret lives when CARBON_KEY_SECRET is unset."""
+        return self.data_dir / "key-secret"
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
 
 __all__ = [
     "activity_lines",
+    "api_keys",
     "entries",
     "entry_details",
     "entry_lines",
@@ -165,3 +166,16 @@ activity_lines = Table(
     Column("reason", Text),
 )
 Index("ix_activity_lines_tenant_date", activity_lines.c.tenant, activity_lines.c.activity_date)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("tenant", String(64), nullable=False),
+    Column("roles", String(64), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)

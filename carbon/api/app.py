@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,10 +12,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from carbon.adapters.job_store import SqlJobs
+from carbon.adapters.key_store import SqlKeys, read_or_create_secret
 from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
-from carbon.api.problems import BodySizeLimit, install_problem_handlers
+from carbon.api.limits import ConcurrencyLimit, RateLimiter, RequestTimeout
+from carbon.api.observability import install_observability
+from carbon.api.problems import BodySizeLimit, error_responses, install_problem_handlers
 from carbon.api.routes import factors, green, health, jobs, ledger, reports, writes
 from carbon.api.schemas import Problem
 from carbon.api.state import AppState
@@ -23,7 +27,9 @@ from carbon.registry import FactorRegistry, load_registry
 from carbon.services.jobs import JobFiles, JobRunner
 from carbon.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "load_key_secret"]
+
+_log = logging.getLogger("carbon.api")
 
 
 def create_app(settings: Settings, registry: FactorRegistry | None = None) -> FastAPI:
@@ -38,7 +44,14 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         runner = JobRunner(SqlJobs(engine), ledger, loaded, JobFiles(settings.data_dir / "jobs"),
                            read_chunks=_read_chunks, count_rows=count_rows,
                            default_region=settings.default_loan_region)  # fmt: skip
-        app.state.carbon = AppState(settings=settings, registry=loaded, ledger=ledger, jobs=runner)
+        app.state.carbon = AppState(
+            settings=settings, registry=loaded, ledger=ledger, jobs=runner, keys=SqlKeys(engine),
+            key_secret=load_key_secret(settings),
+            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        )  # fmt: skip
+        if settings.auth == "open":
+            _log.warning("CARBON_AUTH=open: every request acts as tenant %r with every role; "
+                         "for local development only", settings.open_tenant)  # fmt: skip
         runner.resume()
         gc.collect()
         gc.freeze()  # long-lived start-up objects leave the collector's young generations: steadier p99
@@ -57,14 +70,45 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
     install_problem_handlers(app)
     for module in (writes, ledger, jobs, factors, green, reports, health):
         app.include_router(module.router)
+    # Outermost last: request id and metrics around everything, then the timeout (a write that outlives it
+    # keeps its slot until done), then the concurrency slots, then the body limit.
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, streamed=("/v1/jobs",))
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests,
+                       wait=settings.queue_wait_seconds, exempt=UNLIMITED)  # fmt: skip
+    app.add_middleware(
+        RequestTimeout, seconds=settings.request_timeout_seconds, exempt=("/v1/jobs", *UNLIMITED)
+    )
+    install_observability(
+        app, json_logs=settings.json_logs, tracing=settings.tracing, log_level=settings.log_level
+    )
     _document_problems(app)
     return app
+
+
+def load_key_secret(settings: Settings) -> bytes:
+    """CARBON_KEY_SECRET, or the secret generated once under the data directory."""
+    if settings.key_secret is not None:
+        return settings.key_secret.get_secret_value().encode()
+    return read_or_create_secret(settings.key_secret_path)
 
 
 def _read_chunks(path: Path, fmt: str) -> Iterator[LoanChunk]:
     """The file reader jobs use."""
     return read_loan_chunks(path, guess_format(path, fmt))
+
+
+UNLIMITED = ("/healthz", "/readyz", "/metrics")  # probes and scrapes answer even when the service is full
+GUARD_STATUSES = (401, 403, 429, 503, 504)  # no key, wrong role, rate, concurrency, timeout
+
+
+def _document_guarded(schema: dict[str, Any]) -> None:
+    """Every operation behind an API key can also answer with the access and limit problems."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and operation.get("security"):
+                responses = operation.setdefault("responses", {})
+                for status, documented in error_responses(*GUARD_STATUSES).items():
+                    responses.setdefault(str(status), documented)
 
 
 def _document_problems(app: FastAPI) -> None:
@@ -76,6 +120,7 @@ def _document_problems(app: FastAPI) -> None:
             schema = build()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            _document_guarded(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from fastapi import Request, Response
 
+from carbon.adapters.key_store import SqlKeys
 from carbon.adapters.sql_store import SqlLedger
+from carbon.api.limits import RateLimiter
 from carbon.core.jobs import Job
 from carbon.errors import RequestInFlightError
 from carbon.registry import FactorRegistry
@@ -22,8 +24,6 @@ from carbon.services.ledger_inputs import WriteContext
 from carbon.settings import Settings
 
 __all__ = ["AppState", "InFlight", "app_state", "idempotent_write", "request_checksum", "utc_now"]
-
-DEFAULT_TENANT = "default"
 
 
 class InFlight:
@@ -57,8 +57,10 @@ class AppState:
     registry: FactorRegistry
     ledger: SqlLedger
     jobs: JobRunner
+    keys: SqlKeys
+    key_secret: bytes
+    limiter: RateLimiter
     in_flight: InFlight = field(default_factory=InFlight)
-    tenant: str = DEFAULT_TENANT
 
     def job_view(self, job: Job) -> dict[str, Any]:
         """A job with its live progress."""
@@ -81,12 +83,17 @@ async def request_checksum(request: Request) -> str:
 
 
 def idempotent_write(
-    state: AppState, key: str, checksum: str, response: Response, record: Callable[[WriteContext], Outcome]
+    state: AppState,
+    tenant: str,
+    key: str,
+    checksum: str,
+    response: Response,
+    record: Callable[[WriteContext], Outcome],
 ) -> dict[str, Any]:
     """Run a write under its Idempotency-Key: 409 while the key's first request runs, the stored
     response (marked `Idempotent-Replayed`) when it ran before."""
-    ctx = WriteContext(state.tenant, key, checksum, utc_now())
-    with state.in_flight.hold(state.tenant, key):
+    ctx = WriteContext(tenant, key, checksum, utc_now())
+    with state.in_flight.hold(tenant, key):
         outcome = record(ctx)
     response.status_code = outcome.status
     if outcome.replayed:

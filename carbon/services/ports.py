@@ -7,12 +7,13 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
+from carbon.core.access import ApiKey
 from carbon.core.inventory import ActivityLine, BookLine
 from carbon.core.jobs import Job, JobState
 from carbon.core.ledger import LedgerEntry, LoanClaim, LoanClaimColumns, LoanStatus, StoredResponse
 from carbon.core.model import Book
 
-__all__ = ["JobStore", "LedgerReader", "LedgerStore", "LedgerWrite", "ReportReader"]
+__all__ = ["JobStore", "KeyStore", "LedgerReader", "LedgerStore", "LedgerWrite", "ReportReader"]
 
 
 class LedgerWrite(Protocol):
@@ -104,3 +105,15 @@ class JobStore(Protocol):
         result: str | None = None,
         error: str | None = None,
     ) -> None: ...
+
+
+class KeyStore(Protocol):
+    """API keys by prefix, with the keyed hash of each."""
+
+    def add_key(self, key: ApiKey, key_hash: str) -> None: ...
+
+    def find_key(self, prefix: str) -> tuple[ApiKey, str] | None: ...
+
+    def list_keys(self, tenant: str | None) -> list[ApiKey]: ...
+
+    def revoke_key(self, prefix: str, now: datetime) -> ApiKey | None: ...

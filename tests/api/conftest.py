@@ -12,6 +12,7 @@ from carbon.api import create_app
 from carbon.settings import Settings
 from tests.backends import BACKENDS, database_url
 from tests.conftest import SHIPPED_FACTORS
+from tests.keys import authorize
 
 
 @pytest.fixture(params=BACKENDS)
@@ -30,4 +31,5 @@ def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        authorize(test_client)
         yield test_client

@@ -17,6 +17,9 @@ from carbon.adapters.grid_intensity import GridIntensityProvider
 from carbon.api import create_app
 from carbon.settings import Settings
 from tests.api.test_loan_batches import entry_count, loans, mg, post
+from tests.keys import authorize
+
+GUARDED = {"401", "403", "429", "503", "504"}
 
 PROBLEM = "application/problem+json"
 DECEMBER = {"start": "2021-12-01", "end": "2021-12-31"}  # 31 days = 744 h
@@ -518,6 +521,7 @@ def provider_client(settings: Settings) -> Iterator[tuple[TestClient, list[httpx
         return httpx.Response(200, json={"unit": "gCO2e/kWh", "points": points(HOURLY)})
 
     with TestClient(create_app(configured), raise_server_exceptions=False) as test_client:
+        authorize(test_client)
         test_client.app.state.grid_intensity = GridIntensityProvider(  # type: ignore[attr-defined]
             configured.grid_intensity_url or "",
             retries=1,
@@ -554,8 +558,9 @@ def test_windows_fetched_from_the_configured_provider(
 
 def test_the_new_operations_are_documented(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert set(paths["/v1/carbon-aware-windows"]["post"]["responses"]) == {"200", "400", "413", "422", "502"}
-    assert set(paths["/v1/loan-intensity"]["post"]["responses"]) == {"200", "400", "413", "422"}
+    windows = set(paths["/v1/carbon-aware-windows"]["post"]["responses"])
+    assert windows == {"200", "400", "413", "422", "502", *GUARDED}
+    assert set(paths["/v1/loan-intensity"]["post"]["responses"]) == {"200", "400", "413", "422", *GUARDED}
     request = paths["/v1/energy-savings"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert request == {"$ref": "#/components/schemas/EnergySavingRequest"}
     schemas = client.get("/openapi.json").json()["components"]["schemas"]

@@ -97,7 +97,7 @@ def test_factor_endpoints(client: TestClient) -> None:
 
 def test_a_retry_while_the_first_request_runs_is_409(client: TestClient) -> None:
     state = client.app.state.carbon  # type: ignore[attr-defined]
-    with state.in_flight.hold(state.tenant, "busy-key"):
+    with state.in_flight.hold("default", "busy-key"):
         response = client.post("/v1/loan-batches", json=GOOD, headers={"Idempotency-Key": "busy-key"})
     assert response.status_code == 409
     assert response.headers["retry-after"] == "1"

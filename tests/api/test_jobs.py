@@ -13,6 +13,7 @@ from carbon.api import create_app
 from carbon.settings import Settings
 from tests.api.test_loan_batches import avoided_total, entry_count, post
 from tests.integration.test_bulk_files import synthetic_loans, write
+from tests.keys import authorize
 
 PER_LOAN_MG = 34_800
 
@@ -108,6 +109,7 @@ def test_uploads_need_a_format_and_a_bounded_size(client: TestClient) -> None:
 def test_too_large_an_upload_is_413(settings: Settings) -> None:
     small = settings.model_copy(update={"max_upload_bytes": 2048})
     with TestClient(create_app(small)) as client:
+        authorize(client)
         response = upload(client, b"loan_id,disbursed_on,channel\n" + b"x" * 5000, "job-7")
     assert response.status_code == 413
 
@@ -115,11 +117,13 @@ def test_too_large_an_upload_is_413(settings: Settings) -> None:
 def test_a_job_left_queued_by_a_stopped_process_runs_at_start_up(settings: Settings, tmp_path: Path) -> None:
     data = write(tmp_path / "l.csv", synthetic_loans(200), "csv").read_bytes()
     with TestClient(create_app(settings)) as client:
+        authorize(client)
         state = client.app.state.carbon  # type: ignore[attr-defined]
         state.jobs.shutdown()  # the worker is gone: the job stays queued, as after a crash
         location = upload(client, data, "job-8").headers["location"]
         assert client.get(location).json()["state"] == "queued"
     with TestClient(create_app(settings)) as client:
+        authorize(client)
         assert finished(client, location)["result"]["loans_counted"] == 200
 
 

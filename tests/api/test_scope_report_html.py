@@ -16,6 +16,7 @@ from carbon.api import create_app
 from carbon.registry import FactorRegistry, load_registry
 from carbon.settings import Settings
 from tests.api.reporting import build_factor_folder, post_year
+from tests.keys import authorize
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -36,6 +37,7 @@ def html_registry(tmp_path_factory: pytest.TempPathFactory) -> FactorRegistry:
 @pytest.fixture
 def page_html(settings: Settings, html_registry: FactorRegistry, backend: str) -> Iterator[str]:
     with TestClient(create_app(settings, html_registry)) as client:
+        authorize(client)
         post_year(client)
         saving = {"saving_id": "s1", "energy_saved": {"value": "60000", "unit": "kWh"}, "region": "CN",
                   "period": {"start": "2024-03-01", "end": "2024-03-31"}}  # fmt: skip

@@ -29,6 +29,7 @@ from tests.api.reporting import (
     seeded_year,
     value,
 )
+from tests.keys import authorize
 
 YEAR = {"from": "2024-01-01", "to": "2024-12-31"}
 MG = {**YEAR, "unit": "mgCO2e"}
@@ -42,6 +43,7 @@ def report_registry(tmp_path_factory: pytest.TempPathFactory) -> FactorRegistry:
 @pytest.fixture
 def report_client(settings: Settings, report_registry: FactorRegistry) -> Iterator[TestClient]:
     with TestClient(create_app(settings, report_registry), raise_server_exceptions=False) as client:
+        authorize(client)
         yield client
 
 

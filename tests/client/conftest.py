@@ -13,6 +13,7 @@ from carbon.client import CarbonClient, RetryPolicy
 from carbon.settings import Settings
 from tests.backends import BACKENDS, database_url
 from tests.conftest import SHIPPED_FACTORS
+from tests.keys import authorize
 
 FAST = RetryPolicy(max_attempts=4, backoff=0.01, max_backoff=0.05, total_timeout=5.0)
 MAX_BODY = 64 * 1024
@@ -34,6 +35,7 @@ def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
 @pytest.fixture
 def api(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        authorize(test_client)
         yield test_client
 
 

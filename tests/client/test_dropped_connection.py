@@ -20,9 +20,11 @@ import pytest
 
 from carbon.client import CarbonClient, RetryPolicy
 from carbon.client.types import LoanBatchResult, LoanIn
+from carbon.core.access import Role
 from tests.backends import BACKENDS, database_url
 from tests.conftest import SHIPPED_FACTORS
 from tests.integration.serverproc import ServerProcess
+from tests.keys import TEST_SECRET, issue_in_database
 
 HOST = "127.0.0.1"
 LOANS = 200
@@ -140,14 +142,17 @@ def test_a_batch_retried_after_a_dropped_connection_and_a_killed_server_counts_o
     ]
     with database_url(backend, tmp_path) as url:
         env = {"CARBON_FACTORS_DIR": str(SHIPPED_FACTORS), "CARBON_DATA_DIR": str(tmp_path / "data"),
-               "CARBON_DATABASE_URL": url}  # fmt: skip
+               "CARBON_DATABASE_URL": url, "CARBON_KEY_SECRET": TEST_SECRET}  # fmt: skip
+        api_key = issue_in_database(url, roles=[Role.SUBMIT])
         servers = [ServerProcess(env, tmp_path / "server-1.log")]
         proxy: DroppingProxy | None = None
         try:
             servers[0].wait_ready()
             proxy = DroppingProxy(servers[0].port, mode, servers[0])
             with (
-                CarbonClient(f"http://{HOST}:{proxy.port}", retry=RETRY, timeout=10.0) as client,
+                CarbonClient(
+                    f"http://{HOST}:{proxy.port}", api_key=api_key, retry=RETRY, timeout=10.0
+                ) as client,
                 ThreadPoolExecutor(max_workers=1) as pool,
             ):
                 pending = pool.submit(client.record_loan_batch, "dropped-batch", loans, unit="mgCO2e")

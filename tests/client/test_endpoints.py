@@ -9,10 +9,13 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from carbon.api import create_app
 from carbon.client import AsyncCarbonClient, CarbonClient, NotFound, to_decimal
 from carbon.client.types import ActivityIn, LoanIn
+from carbon.core.access import Role
+from carbon.services.keys import issue_key
 from carbon.settings import Settings
 from tests.client.conftest import FAST
 
@@ -154,6 +157,14 @@ def test_loan_intensity_windows_and_probes(client: CarbonClient) -> None:
     assert client.readyz()["status"] == "ready"
 
 
+def app_key(app: FastAPI) -> str:
+    """A key of the running app's own store."""
+    state = app.state.carbon
+    return issue_key(
+        state.keys, state.key_secret, "default", [Role.SUBMIT], "test", datetime.now(UTC)
+    ).plaintext
+
+
 def test_the_async_client_against_the_app(settings: Settings) -> None:
     app = create_app(settings)
 
@@ -161,7 +172,7 @@ def test_the_async_client_against_the_app(settings: Settings) -> None:
         async with (
             app.router.lifespan_context(app),
             AsyncCarbonClient(
-                "http://testserver", transport=httpx.ASGITransport(app=app), retry=FAST
+                "http://testserver", transport=httpx.ASGITransport(app=app), retry=FAST, api_key=app_key(app)
             ) as client,
         ):
             first = await client.record_loan_batch("async-1", LOANS)

@@ -37,6 +37,7 @@ from carbon.settings import Settings
 from tests.client.conftest import FAST
 from tests.conftest import SHIPPED_FACTORS
 from tests.integration.serverproc import free_port
+from tests.keys import authorize
 
 URN = "urn:problem:carbon:"
 LOAN: LoanIn = {"loan_id": "P-1", "disbursed_on": "2021-06-30", "channel": "online"}
@@ -86,7 +87,7 @@ def test_409_request_in_flight_is_raised_then_retried_with_the_same_key(
     api: TestClient, sent: list[str]
 ) -> None:
     state: AppState = api.app.state.carbon  # type: ignore[attr-defined]
-    hold = state.in_flight.hold(state.tenant, "in-flight-key")
+    hold = state.in_flight.hold("default", "in-flight-key")
     hold.__enter__()
     once = CarbonClient(http=api, retry=RetryPolicy(max_attempts=1))
     with pytest.raises(RequestInFlight) as caught:
@@ -122,6 +123,7 @@ def test_502_upstream_is_retried_within_bounds_then_raised(tmp_path: Path) -> No
     settings = Settings(factors_dir=SHIPPED_FACTORS, data_dir=tmp_path, grid_intensity_url=closed,
                         grid_intensity_retries=0, grid_intensity_backoff=0)  # fmt: skip
     with TestClient(create_app(settings), raise_server_exceptions=False) as api:
+        authorize(api)
         sent: list[str] = []
         api.event_hooks["request"].append(lambda request: sent.append(request.url.path))
         client = CarbonClient(http=api, retry=RetryPolicy(max_attempts=2, backoff=0), sleep=lambda _: None)

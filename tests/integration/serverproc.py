@@ -35,7 +35,8 @@ class ServerProcess:
     the end of it for failure messages. `stop()` is safe to call at any time and more than once.
     """
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, api_key: str | None = None) -> None:
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.port = free_port()
         self.base_url = f"http://{HOST}:{self.port}"
         self.log_path = log_path
@@ -53,6 +54,10 @@ class ServerProcess:
         except BaseException:
             self._log.close()
             raise
+
+    def client(self, timeout: float) -> httpx.Client:
+        """An HTTP client of this server, sending its API key."""
+        return httpx.Client(base_url=self.base_url, timeout=timeout, headers=self.headers)
 
     @property
     def pid(self) -> int:
@@ -85,6 +90,10 @@ class ServerProcess:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def terminate(self) -> None:
+        """SIGTERM, as an orchestrator stops a container (`process.wait()` gives the exit code)."""
+        self.process.send_signal(signal.SIGTERM)
 
     def stop(self) -> None:
         """Kill if still running, reap, close the log: for `finally` blocks."""

@@ -31,9 +31,11 @@ from typing import Any
 import httpx
 import pytest
 
+from carbon.core.access import Role
 from tests.backends import BACKENDS, database_url
 from tests.conftest import SHIPPED_FACTORS
 from tests.integration.serverproc import ServerProcess
+from tests.keys import TEST_SECRET, issue_in_database
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +109,9 @@ def _post(client: httpx.Client, batch: Batch) -> httpx.Response:
     return client.post(WRITE_PATH, content=batch.body, headers=headers)
 
 
-def _stream(base_url: str, source: BatchSource, stop: threading.Event) -> None:
+def _stream(server: ServerProcess, source: BatchSource, stop: threading.Event) -> None:
     """Send new batches one after another until stopped; a connection error means 'not acknowledged'."""
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT) as client:
+    with server.client(REQUEST_TIMEOUT) as client:
         while not stop.is_set():
             batch = source.next()
             if batch is None:
@@ -138,7 +140,7 @@ def _stream_then_kill(server: ServerProcess, source: BatchSource, rng: random.Ra
     before = len(source.batches)
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(_stream, server.base_url, source, stop) for _ in range(WORKERS)]
+        futures = [pool.submit(_stream, server, source, stop) for _ in range(WORKERS)]
         try:
             time.sleep(rng.uniform(*KILL_AFTER))
             server.kill()
@@ -305,12 +307,15 @@ def test_sigkill_while_streaming_loses_no_acknowledged_write_and_counts_nothing_
             "CARBON_FACTORS_DIR": str(SHIPPED_FACTORS),
             "CARBON_DATA_DIR": str(tmp_path / "data"),
             "CARBON_DATABASE_URL": url,
+            "CARBON_KEY_SECRET": TEST_SECRET,
+            "CARBON_RATE_LIMIT_PER_SECOND": "0",  # as fast as the writers go: limits are not under test here
         }
+        api_key = issue_in_database(url, roles=[Role.SUBMIT])
 
         def start() -> ServerProcess:
             nonlocal starts
             starts += 1
-            server = ServerProcess(env, tmp_path / f"server-{starts}.log")
+            server = ServerProcess(env, tmp_path / f"server-{starts}.log", api_key)
             try:
                 server.wait_ready()
             except BaseException:
@@ -328,7 +333,7 @@ def test_sigkill_while_streaming_loses_no_acknowledged_write_and_counts_nothing_
 
         server = start()
         try:
-            with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT) as client:
+            with server.client(REQUEST_TIMEOUT) as client:
                 committed_unacked, duplicates = _verify_after_last_restart(client, source.batches)
         finally:
             server.stop()

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from carbon.api.auth import Reader
 from carbon.api.problems import error_responses
 from carbon.api.schemas import FactorOut, IsoDate, ReleaseOut
 from carbon.api.state import AppState, app_state
@@ -21,14 +22,14 @@ Name = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][
 
 
 @router.get("/factor-releases", response_model=list[ReleaseOut])
-def list_releases(state: State) -> list[dict[str, Any]]:
+def list_releases(_caller: Reader, state: State) -> list[dict[str, Any]]:
     """Every release, newest first; `current` marks the one used when none is pinned."""
     current = state.registry.current.id
     return [release_view(r, r.id == current) for r in state.registry.releases()]
 
 
 @router.get("/factor-releases/{release}", response_model=ReleaseOut, responses=error_responses(404, 422))
-def read_release(release: Name, state: State) -> dict[str, Any]:
+def read_release(_caller: Reader, release: Name, state: State) -> dict[str, Any]:
     """One release with its checksums."""
     try:
         found = state.registry.release(release)
@@ -39,6 +40,7 @@ def read_release(release: Name, state: State) -> dict[str, Any]:
 
 @router.get("/factors", response_model=list[FactorOut], responses=error_responses(422))
 def list_factors(
+    _caller: Reader,
     state: State,
     activity: Annotated[str | None, Query(max_length=128)] = None,
     region: Annotated[str | None, Query(max_length=32)] = None,
@@ -50,7 +52,9 @@ def list_factors(
 
 
 @router.get("/factors/{factor_id}", response_model=FactorOut, responses=error_responses(404, 422))
-def read_factor(factor_id: Name, state: State, release: ReleaseQuery = None) -> dict[str, Any]:
+def read_factor(
+    _caller: Reader, factor_id: Name, state: State, release: ReleaseQuery = None
+) -> dict[str, Any]:
     """One factor with its full provenance."""
     try:
         return factor_view(state.registry.factor(factor_id, release))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from carbon.adapters.grid_intensity import GridIntensityProvider, parse_series_csv
+from carbon.api.auth import Reader
 from carbon.api.problems import error_responses
 from carbon.api.schemas import (
     CapacityIn,
@@ -63,6 +64,7 @@ def fleet_input(fleet: FleetIn) -> FleetInput:
     summary="Carbon intensity per loan of the lending platform, and the net avoided per online loan",
 )
 def post_loan_intensity(
+    caller: Reader,
     body: LoanIntensityRequest,
     state: State,
     unit: Annotated[ResultUnit, Query(description="Unit of the total amounts.")] = "tCO2e",
@@ -79,7 +81,7 @@ def post_loan_intensity(
         paper_factor_id=components.paper_factor_id if components else None,
         travel_factor_ids={t.mode: t.factor_id for t in components.travel} if components else None,
     )  # fmt: skip
-    return loan_intensity(state.registry, state.ledger, state.tenant, request, unit)
+    return loan_intensity(state.registry, state.ledger, caller.tenant, request, unit)
 
 
 def grid_provider(request: Request, state: State) -> GridIntensityProvider | None:
@@ -117,6 +119,7 @@ def _uploaded(body: WindowsRequest) -> IntensitySeries | None:
     summary="The lowest-emission start times for a job before its deadline",
 )
 def post_carbon_aware_windows(
+    _caller: Reader,
     body: WindowsRequest,
     provider: Annotated[GridIntensityProvider | None, Depends(grid_provider)],
     unit: Annotated[ResultUnit, Query(description="Unit of the emissions.")] = "gCO2e",

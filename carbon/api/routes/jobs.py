@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
+from carbon.api.auth import Reader, Submitter
 from carbon.api.problems import error_responses
 from carbon.api.routes.writes import IdempotencyKey
 from carbon.api.schemas import JobOut
@@ -73,6 +74,7 @@ async def _receive(request: Request, target: Path, limit: int) -> tuple[str, int
     summary="Upload a loan file to record in the background",
 )
 async def post_job(
+    caller: Submitter,
     request: Request,
     response: Response,
     state: State,
@@ -90,7 +92,7 @@ async def post_job(
         now = datetime.now(UTC)
         job = Job(
             job_id,
-            state.tenant,
+            caller.tenant,
             key,
             checksum,
             JobState.QUEUED,
@@ -118,9 +120,9 @@ async def post_job(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=error_responses(404, 422))
-def get_job(job_id: JobId, state: State) -> dict[str, Any]:
+def get_job(caller: Reader, job_id: JobId, state: State) -> dict[str, Any]:
     """State, rows processed of total, and when done the same result as a loan batch plus rejected rows."""
-    job = state.jobs.jobs.get(state.tenant, job_id)
+    job = state.jobs.jobs.get(caller.tenant, job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
     return state.job_view(job)
@@ -131,9 +133,9 @@ def get_job(job_id: JobId, state: State) -> dict[str, Any]:
     response_class=FileResponse,
     responses=_REPORT_RESPONSES,
 )
-def get_rejected(job_id: JobId, state: State) -> FileResponse:
+def get_rejected(caller: Reader, job_id: JobId, state: State) -> FileResponse:
     """Every row the job did not count, with its line or row number and reason, as CSV."""
-    job = state.jobs.jobs.get(state.tenant, job_id)
+    job = state.jobs.jobs.get(caller.tenant, job_id)
     report = state.jobs.files.rejected(job_id)
     if job is None or job.state not in (JobState.SUCCEEDED, JobState.FAILED) or not report.is_file():
         raise NotFoundError(f"no finished job {job_id!r} with a report")

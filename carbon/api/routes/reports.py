@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from carbon.api.auth import Reader, Submitter
 from carbon.api.problems import error_responses
 from carbon.api.report_schemas import (
     ActivityBatchRequest,
@@ -74,6 +75,7 @@ def _activity(item: ActivityIn) -> ActivityInput:
     summary="Record inventory activities (scopes 1, 2 and 3), each line with its factor",
 )
 def post_activities(
+    caller: Submitter,
     body: ActivityBatchRequest,
     response: Response,
     state: State,
@@ -87,7 +89,7 @@ def post_activities(
         body.batch_id, tuple(_activity(a) for a in body.activities), body.factor_release
     )
     return idempotent_write(
-        state, key, checksum, response,
+        state, caller.tenant, key, checksum, response,
         lambda ctx: record_activities(state.ledger, state.registry, ctx, batch, unit=unit),
     )  # fmt: skip
 
@@ -104,6 +106,7 @@ def _negotiate(request: Request, given: Format | None) -> str:
 
 @router.get("/reports/scopes", response_model=ScopeReportOut, responses=_REPORT_RESPONSES)
 def get_scope_report(
+    caller: Reader,
     request: Request,
     state: State,
     from_: FromQuery,
@@ -118,7 +121,7 @@ def get_scope_report(
 ) -> Any:
     """Scope 1, scope 2 (location- and market-based), scope 3 by category, totals; avoided emissions in
     their own section, never subtracted; breakdowns; factor releases used; a digest of the lines."""
-    query = ReportQuery(state.tenant, from_, to, entity, release, restate_with, unit)
+    query = ReportQuery(caller.tenant, from_, to, entity, release, restate_with, unit)
     report = scope_report(state.ledger, state.registry, query)
     chosen = _negotiate(request, format)
     if chosen == "json":
@@ -135,6 +138,7 @@ def get_scope_report(
 
 @router.get("/reports/scopes/trace", response_model=TraceOut, responses=error_responses(422))
 def get_scope_trace(
+    caller: Reader,
     state: State,
     line: Annotated[
         str,
@@ -153,5 +157,5 @@ def get_scope_trace(
     unit: UnitQuery = "tCO2e",
 ) -> dict[str, Any]:
     """The ledger lines and factors behind one report line; their sum equals the report's figure."""
-    query = ReportQuery(state.tenant, from_, to, entity, release, None, unit)
+    query = ReportQuery(caller.tenant, from_, to, entity, release, None, unit)
     return trace_view(state.ledger, query, line, state.registry)

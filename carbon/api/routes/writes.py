@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
+from carbon.api.auth import Reader, Submitter
 from carbon.api.problems import error_responses
 from carbon.api.routes.green import fleet_input
 from carbon.api.schemas import (
@@ -89,6 +90,7 @@ def _energy_saving(body: EnergySavingRequest) -> EnergyClaimInput:
     summary="Record a batch of loans and the emissions their online loans avoided",
 )
 def post_loan_batch(
+    caller: Submitter,
     body: LoanBatchRequest,
     response: Response,
     state: State,
@@ -97,7 +99,7 @@ def post_loan_batch(
     unit: UnitQuery = "tCO2e",
 ) -> dict[str, Any]:
     """Each loan id counts once per tenant: loans counted before come back in `duplicates`."""
-    return idempotent_write(state, key, checksum, response, lambda ctx: record_loan_batch(
+    return idempotent_write(state, caller.tenant, key, checksum, response, lambda ctx: record_loan_batch(
         state.ledger, state.registry, ctx, _loan_batch(body), max_loans=state.settings.max_loans_per_batch,
         default_region=state.settings.default_loan_region, unit=unit,
     ))  # fmt: skip
@@ -111,6 +113,7 @@ def post_loan_batch(
     summary="Record electricity saved (measured, or a baseline and an actual scenario) and what it avoided",
 )
 def post_energy_saving(
+    caller: Submitter,
     body: EnergySavingRequest,
     response: Response,
     state: State,
@@ -124,7 +127,7 @@ def post_energy_saving(
     `work` each did to compare like work) and the `boundary`: exactly one of the two (422 otherwise). The
     result's `claim` shows both scenarios and the location- and market-based figures, each with its factor.
     """
-    return idempotent_write(state, key, checksum, response, lambda ctx: record_energy_saving(
+    return idempotent_write(state, caller.tenant, key, checksum, response, lambda ctx: record_energy_saving(
         state.ledger, state.registry, ctx, _energy_saving(body), unit=unit
     ))  # fmt: skip
 
@@ -135,11 +138,13 @@ def post_energy_saving(
     responses=error_responses(400, 413, 422),
     summary="Preview a loan batch or an energy saving; nothing is recorded",
 )
-def post_calculation(body: CalculationRequest, state: State, unit: UnitQuery = "tCO2e") -> dict[str, Any]:
+def post_calculation(
+    caller: Reader, body: CalculationRequest, state: State, unit: UnitQuery = "tCO2e"
+) -> dict[str, Any]:
     """Duplicates are those the ledger holds now; `entry_id` is null."""
     calculation = body
     if isinstance(calculation, LoanBatchCalculation):
-        return preview_loan_batch(state.ledger, state.registry, state.tenant, _loan_batch(calculation),
+        return preview_loan_batch(state.ledger, state.registry, caller.tenant, _loan_batch(calculation),
                                   max_loans=state.settings.max_loans_per_batch,
                                   default_region=state.settings.default_loan_region, unit=unit)  # fmt: skip
     return preview_energy_saving(state.registry, _energy_saving(calculation), unit=unit)
