@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from carbon.adapters.schema import jobs
+from carbon.adapters.sql_store import write_transaction
 from carbon.core.jobs import Job, JobState
 
 __all__ = ["SqlJobs"]
@@ -36,7 +37,7 @@ class SqlJobs:
     def create(self, job: Job) -> Job:
         """Insert a job, or return the one already holding its (tenant, key)."""
         try:
-            with self.engine.begin() as connection:
+            with write_transaction(self.engine) as connection:
                 connection.execute(jobs.insert().values(
                     job_id=job.job_id, tenant=job.tenant, idempotency_key=job.idempotency_key,
                     request_checksum=job.request_checksum, state=str(job.state), format=job.format,
@@ -73,6 +74,12 @@ class SqlJobs:
             ).all()
         return [_job(row) for row in rows]
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state, every tenant together (for the metrics)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
+        return {str(state): int(count) for state, count in rows}
+
     def set_state(
         self,
         job_id: str,
@@ -89,5 +96,5 @@ class SqlJobs:
                            ("result", result), ("error", error)):  # fmt: skip
             if value is not None:
                 values[key] = value
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(update(jobs).where(jobs.c.job_id == job_id).values(**values))

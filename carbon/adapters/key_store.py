@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from carbon.adapters.schema import api_keys
+from carbon.adapters.sql_store import write_transaction
 from carbon.core.access import ApiKey, Role
 
 __all__ = ["SqlKeys", "read_or_create_secret"]
@@ -38,7 +39,7 @@ class SqlKeys:
     def add_key(self, key: ApiKey, key_hash: str) -> None:
         """Insert a new key (prefixes are unique: a collision fails loudly, never overwrites)."""
         roles = ",".join(sorted(role.value for role in key.roles))
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(api_keys.insert().values(
                 key_id=key.key_id, prefix=key.prefix, tenant=key.tenant, roles=roles, name=key.name,
                 key_hash=key_hash, created_at=key.created_at, revoked_at=key.revoked_at,
@@ -60,7 +61,7 @@ class SqlKeys:
 
     def revoke_key(self, prefix: str, now: datetime) -> ApiKey | None:
         """Mark the key revoked (once: a second revocation keeps the first time)."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             connection.execute(update(api_keys)
                                .where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
                                .values(revoked_at=now))  # fmt: skip

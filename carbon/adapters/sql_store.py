@@ -41,11 +41,14 @@ from carbon.core.ledger import (
 )
 from carbon.core.model import Book
 
-__all__ = ["SqlLedger", "SqlWrite", "create_ledger_engine"]
+__all__ = ["WRITE_LOCK", "SqlLedger", "SqlWrite", "create_ledger_engine", "write_transaction"]
 
 _CHUNK = 900  # ids per IN (...) clause: well under SQLite's variable limit
 _BULK = 5000  # more ids than this go through a temporary table instead
 _CLAIM_COLUMNS = "tenant, loan_id, claim, entry_id, disbursed_on, channel, product, region, mg"
+
+
+WRITE_LOCK = "carbon_write_lock"  # execution option: this transaction writes
 
 
 def create_ledger_engine(url: str) -> Engine:
@@ -73,8 +76,19 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
-    """Take the write lock at the start, so two writers never interleave their checks."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """A write takes the write lock at its start, so two writers never interleave their checks; a read
+    begins deferred and reads its WAL snapshot, neither waiting for writers nor holding them up."""
+    immediate = connection.get_execution_options().get(WRITE_LOCK, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes: on SQLite it holds the database's write lock from its first statement."""
+    with engine.connect() as connection:
+        connection.execution_options(**{WRITE_LOCK: True})
+        with connection.begin():
+            yield connection
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
@@ -425,7 +439,7 @@ class SqlLedger:
     @contextmanager
     def write(self, tenant: str) -> Iterator[SqlWrite]:
         """A write transaction holding the tenant's write lock; commits on success, else rolls back."""
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             if self._postgres:
                 connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": tenant})
             yield SqlWrite(connection, tenant)

@@ -1,7 +1,7 @@
 """SIGTERM while writes are in flight: every one of them finishes and is answered, then the server exits 0.
 
-The test holds the ledger's write lock itself (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock of the
-tenant) so that the writes are certainly inside the server, waiting, when SIGTERM arrives; it lets go after
+The test holds the tenant's ledger write lock itself (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock)
+so that the writes are certainly inside the server, waiting, when SIGTERM arrives; it lets go after
 the signal, and the server must still finish them."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
 
-from carbon.adapters.sql_store import create_ledger_engine
+from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.core.access import Role
 from tests.backends import BACKENDS, database_url
 from tests.conftest import SHIPPED_FACTORS
@@ -54,9 +53,8 @@ def test_sigterm_finishes_the_writes_in_flight_and_exits_0(backend: str, tmp_pat
         try:
             server.wait_ready()
             with server.client(60) as client, ThreadPoolExecutor(WRITES) as pool:
-                with lock.begin() as held:  # SQLite: BEGIN IMMEDIATE
-                    if backend == "postgres":
-                        held.execute(text("SELECT pg_advisory_xact_lock(hashtext('default'))"))
+                # the tenant's write lock, as every ledger write takes it
+                with SqlLedger(lock).write("default"):
                     pending = [pool.submit(_batch, client, n) for n in range(WRITES)]
                     deadline = time.monotonic() + 30
                     while _in_flight(client) < WRITES + 1:  # every write is inside the server, waiting
