@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from itertools import count
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +26,8 @@ from pydantic import BaseModel
 from benchmarks.conftest import FACTORS, MG_PER_ONLINE_LOAN_2021
 from benchmarks.generate import PRODUCTS, REGIONS, generate
 from carbon.api import create_app
+from carbon.core.access import Role
+from carbon.services.keys import issue_key
 from carbon.settings import Settings
 
 BATCH = 1_000
@@ -132,16 +134,21 @@ def test_batch_endpoint(
         runner = Runner(naive_app(), lifespan=False)
         requests = [("/naive", body, JSON) for body, _ in bodies]
     else:
-        settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}", factors_dir=FACTORS)
+        # with an API key, as in production (its lookup is part of every request); no rate limit
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}", factors_dir=FACTORS,
+                            data_dir=tmp_path, rate_limit_per_second=0)  # fmt: skip
         runner = Runner(create_app(settings), lifespan=True)
+        state = runner.app.state.carbon
+        key = issue_key(state.keys, state.key_secret, "bench", [Role.SUBMIT], "bench", datetime.now(UTC))
+        auth = {**JSON, "Authorization": f"Bearer {key.plaintext}"}
         if endpoint == "ours_loan_batches":
             requests = [
-                ("/v1/loan-batches?unit=mgCO2e", body, {**JSON, "Idempotency-Key": f"bench-{i}"})
+                ("/v1/loan-batches?unit=mgCO2e", body, {**auth, "Idempotency-Key": f"bench-{i}"})
                 for i, (body, _) in enumerate(bodies)
             ]
         else:
             requests = [
-                ("/v1/calculations?unit=mgCO2e", b'{"kind":"loan_batch",' + body[1:], JSON)
+                ("/v1/calculations?unit=mgCO2e", b'{"kind":"loan_batch",' + body[1:], auth)
                 for body, _ in bodies
             ]
     setups = rounds_of(requests)

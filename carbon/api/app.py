@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,11 @@ from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunk
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.api.limits import ConcurrencyLimit, RateLimiter, RequestTimeout
-from carbon.api.observability import install_observability
+from carbon.api.observability import Metrics, install_observability
 from carbon.api.problems import BodySizeLimit, error_responses, install_problem_handlers
 from carbon.api.routes import factors, green, health, jobs, ledger, reports, writes
 from carbon.api.schemas import Problem
-from carbon.api.state import AppState
+from carbon.api.state import AppState, count_recorded
 from carbon.core.columnar import LoanChunk
 from carbon.registry import FactorRegistry, load_registry
 from carbon.services.jobs import JobFiles, JobRunner
@@ -41,13 +42,16 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         engine = create_ledger_engine(settings.resolved_database_url)
         upgrade(engine)
         ledger = SqlLedger(engine)
+        metrics: Metrics = app.state.metrics
         runner = JobRunner(SqlJobs(engine), ledger, loaded, JobFiles(settings.data_dir / "jobs"),
                            read_chunks=_read_chunks, count_rows=count_rows,
-                           default_region=settings.default_loan_region)  # fmt: skip
+                           default_region=settings.default_loan_region,
+                           on_recorded=partial(count_recorded, metrics),
+                           on_rows=metrics.job_rows)  # fmt: skip
         app.state.carbon = AppState(
             settings=settings, registry=loaded, ledger=ledger, jobs=runner, keys=SqlKeys(engine),
             key_secret=load_key_secret(settings),
-            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst), metrics=metrics,
         )  # fmt: skip
         if settings.auth == "open":
             _log.warning("CARBON_AUTH=open: every request acts as tenant %r with every role; "

@@ -15,15 +15,24 @@ from fastapi import Request, Response
 from carbon.adapters.key_store import SqlKeys
 from carbon.adapters.sql_store import SqlLedger
 from carbon.api.limits import RateLimiter
+from carbon.api.observability import Metrics
 from carbon.core.jobs import Job
 from carbon.errors import RequestInFlightError
 from carbon.registry import FactorRegistry
 from carbon.services.jobs import JobRunner, job_view
-from carbon.services.ledger import Outcome
+from carbon.services.ledger import Outcome, Recorded
 from carbon.services.ledger_inputs import WriteContext
 from carbon.settings import Settings
 
-__all__ = ["AppState", "InFlight", "app_state", "idempotent_write", "request_checksum", "utc_now"]
+__all__ = [
+    "AppState",
+    "InFlight",
+    "app_state",
+    "count_recorded",
+    "idempotent_write",
+    "request_checksum",
+    "utc_now",
+]
 
 
 class InFlight:
@@ -60,11 +69,24 @@ class AppState:
     keys: SqlKeys
     key_secret: bytes
     limiter: RateLimiter
+    metrics: Metrics
     in_flight: InFlight = field(default_factory=InFlight)
+
+    def count(self, recorded: Recorded | None) -> None:
+        """Add a new entry to the service's counters (a replay adds nothing)."""
+        if recorded is not None:
+            count_recorded(self.metrics, recorded)
 
     def job_view(self, job: Job) -> dict[str, Any]:
         """A job with its live progress."""
         return job_view(job, self.jobs.progress(job.job_id))
+
+
+def count_recorded(metrics: Metrics, recorded: Recorded) -> None:
+    """One new entry in the counters; a reversal counts as a write, its negative milligrams are not taken off
+    what was recorded."""
+    metrics.ledger_write(recorded.kind, loans=recorded.loans, milligrams=max(recorded.mg, 0),
+                         book=recorded.book)  # fmt: skip
 
 
 def app_state(request: Request) -> AppState:
@@ -95,6 +117,7 @@ def idempotent_write(
     ctx = WriteContext(tenant, key, checksum, utc_now())
     with state.in_flight.hold(tenant, key):
         outcome = record(ctx)
+    state.count(outcome.recorded)
     response.status_code = outcome.status
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -22,6 +22,7 @@ from carbon.core.jobs import Job, JobState
 from carbon.errors import CarbonError
 from carbon.registry import FactorRegistry
 from carbon.services.ingest import record_loan_file
+from carbon.services.ledger import Recorded
 from carbon.services.ledger_inputs import WriteContext
 from carbon.services.ports import JobStore, LedgerStore
 
@@ -59,6 +60,8 @@ class JobRunner:
         read_chunks: ReadChunks,
         count_rows: CountRows,
         default_region: str,
+        on_recorded: Callable[[Recorded], None] | None = None,
+        on_rows: Callable[[int], None] | None = None,
     ) -> None:
         self.jobs = jobs
         self._ledger = ledger
@@ -67,6 +70,8 @@ class JobRunner:
         self._read = read_chunks
         self._count = count_rows
         self._region = default_region
+        self._on_recorded = on_recorded  # the service's counters: each new entry, each block of rows
+        self._on_rows = on_rows
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carbon-job")
         self._progress: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -124,11 +129,15 @@ class JobRunner:
                 progress=lambda rows: self._advance(job.job_id, rows),
                 rejected_sink=lambda rows: writer.writerows((r.where, r.reason) for r in rows),
             )  # fmt: skip
+        if outcome.recorded is not None and self._on_recorded is not None:
+            self._on_recorded(outcome.recorded)
         return outcome.body
 
     def _advance(self, job_id: str, rows: int) -> None:
         with self._lock:
             self._progress[job_id] = self._progress.get(job_id, 0) + rows
+        if self._on_rows is not None:
+            self._on_rows(rows)
 
     def _finish(
         self,

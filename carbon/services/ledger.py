@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ from carbon.services.views import amount_view, factor_ref_view
 
 __all__ = [
     "Outcome",
+    "Recorded",
     "new_entry_id",
     "replay_or_none",
     "store_outcome",
@@ -56,11 +57,28 @@ BRANCH_LOAN = "branch_loan"
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A write's HTTP-neutral result: its status (201 new, 200 replayed or already done) and body."""
+    """A write's HTTP-neutral result: its status (201 new, 200 replayed or already done) and body, and for a
+    new entry what it added (for the service's counters)."""
 
     status: int
     body: dict[str, Any]
     replayed: bool = False
+    recorded: Recorded | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What one new entry added: its kind and book, its CO2e milligrams, the loans it newly counted."""
+
+    kind: str
+    book: str
+    mg: int
+    loans: int = 0
+
+    @classmethod
+    def of(cls, entry: LedgerEntry, loans: int = 0) -> Recorded:
+        """The figures of a new entry."""
+        return cls(str(entry.kind), str(entry.book), entry.mg, loans)
 
 
 def new_entry_id() -> str:
@@ -189,7 +207,7 @@ def record_loan_batch(
         entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.LOAN_BATCH, Book.AVOIDED, batch.batch_id, ctx.now,
                             ctx.request_checksum, tuple(lines), factor_release=release)  # fmt: skip
         tx.append(entry, claims)
-        return store_outcome(tx, ctx, outcome, entry_id)
+        return replace(store_outcome(tx, ctx, outcome, entry_id), recorded=Recorded.of(entry, len(claims)))
 
 
 def preview_loan_batch(
@@ -276,7 +294,7 @@ def record_energy_saving(
                             period_end=saving.end)  # fmt: skip
         tx.append(entry)
         tx.append_details(entry_id, json.dumps(details, separators=(",", ":"), ensure_ascii=False))
-        return store_outcome(tx, ctx, outcome, entry_id)
+        return replace(store_outcome(tx, ctx, outcome, entry_id), recorded=Recorded.of(entry))
 
 
 def preview_energy_saving(
@@ -317,7 +335,7 @@ def reverse_entry(
                                period_end=original.period_end)  # fmt: skip
         tx.append(reversal)
         tx.release_loans(entry_id, reversal.entry_id)
-        return Outcome(201, entry_view(reversal, unit))
+        return Outcome(201, entry_view(reversal, unit), recorded=Recorded.of(reversal))
 
 
 def entry_view(

@@ -95,6 +95,8 @@ class JobStore(Protocol):
 
     def unfinished(self) -> list[Job]: ...
 
+    def count_by_state(self) -> dict[str, int]: ...
+
     def set_state(
         self,
         job_id: str,
