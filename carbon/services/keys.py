@@ -22,6 +22,7 @@ __all__ = [
     "IssuedKey",
     "Role",
     "authenticate",
+    "check_tenant",
     "issue_key",
     "key_prefix",
     "list_keys",
@@ -71,6 +72,12 @@ def key_prefix(text: str) -> str:
     return match.group(1)
 
 
+def check_tenant(tenant: str) -> None:
+    """Refuse a tenant name that keys could not carry."""
+    if not TENANT_PATTERN.match(tenant):
+        raise RequestError(f"tenant {tenant!r}: use 1-64 of a-z 0-9 . _ - starting with a letter or digit")
+
+
 def _check_secret(secret: bytes) -> None:
     if len(secret) < MIN_SECRET_BYTES:
         raise RequestError(f"the key secret must be at least {MIN_SECRET_BYTES} bytes")
@@ -81,8 +88,7 @@ def issue_key(
 ) -> IssuedKey:
     """Create a key for a tenant; the plaintext is returned once."""
     _check_secret(secret)
-    if not TENANT_PATTERN.match(tenant):
-        raise RequestError(f"tenant {tenant!r}: use 1-64 of a-z 0-9 . _ - starting with a letter or digit")
+    check_tenant(tenant)
     wanted = frozenset(roles)
     if not wanted:
         raise RequestError("a key needs at least one role: read, submit or admin")

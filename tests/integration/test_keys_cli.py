@@ -133,3 +133,26 @@ def test_a_bad_setting_is_one_line_before_anything_starts(variable: str, value: 
     env = {**os.environ, variable: value}
     done = subprocess.run([str(CARBON_SCRIPT), "serve"], capture_output=True, text=True, env=env, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"carbon: error: {message}\n")
+
+
+def test_ingest_and_report_act_for_the_tenant_given(configured: str, tmp_path: Path) -> None:
+    loans = tmp_path / "loans.csv"
+    loans.write_text("loan_id,disbursed_on,channel\nT-1,2021-06-30,online\nT-2,2021-06-30,online\n")
+    code, out, err = carbon("ingest", str(loans), "--tenant", "bank-a", "--json", "--unit", "mgCO2e")
+    assert code == 0, err
+    assert json.loads(out)["loans_counted"] == 2
+    a, b = (
+        carbon("keys", "create", "--tenant", t, "--role", "read")[1].strip() for t in ("bank-a", "bank-b")
+    )
+    settings = Settings(factors_dir=SHIPPED_FACTORS, database_url=configured, key_secret=TEST_SECRET)
+    with TestClient(create_app(settings)) as client:
+        seen = {k: client.get("/v1/ledger/entries", headers=bearer(k)).json()["data"] for k in (a, b)}
+    assert [e["client_reference"] for e in seen[a]] == ["loans.csv"] and seen[b] == []
+
+    report = tmp_path / "report.json"
+    for tenant, expected in (("bank-a", "69600"), ("bank-b", "0")):
+        code, _, err = carbon("report", "--from", "2021-01-01", "--to", "2021-12-31", "--tenant", tenant,
+                              "--unit", "mgCO2e", "--output", str(report))  # fmt: skip
+        assert code == 0, err
+        assert json.loads(report.read_text())["avoided"]["total"]["value"] == expected
+    assert carbon("ingest", str(loans), "--tenant", "Bank A")[0] == 1

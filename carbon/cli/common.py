@@ -1,0 +1,110 @@
+"""What every command shares: the consoles, one-line errors, options and small parsers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from carbon.adapters.migrate import upgrade
+from carbon.adapters.sql_store import create_ledger_engine
+from carbon.errors import CarbonError, FactorValidationError
+from carbon.registry import FactorRegistry, load_registry
+from carbon.services.keys import check_tenant
+from carbon.settings import get_settings
+
+__all__ = [
+    "ERR",
+    "OUT",
+    "JsonOption",
+    "OnOption",
+    "ReleaseOption",
+    "UnitOption",
+    "load_factors",
+    "parse_day",
+    "print_json",
+    "reported",
+    "safe_url",
+]
+
+OUT = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+ERR = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+ReleaseOption = Annotated[str | None, typer.Option("--release", help="Pin a factor release.")]
+OnOption = Annotated[str | None, typer.Option("--on", help="Activity date, YYYY-MM-DD.")]
+TenantOption = Annotated[
+    str, typer.Option("--tenant", help="The tenant whose ledger this is (as its API keys name it).")
+]
+UnitOption = Annotated[str, typer.Option("--unit", help="Unit of the result: tCO2e, kgCO2e, gCO2e...")]
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """Turn a CarbonError into one line on stderr and exit code 1 (problems listed one per line)."""
+    try:
+        yield
+    except FactorValidationError as error:
+        for problem in error.problems:
+            ERR.print(f"carbon: {problem}", markup=False)
+        ERR.print(f"carbon: error: {len(error.problems)} problem(s) found", markup=False)
+        raise typer.Exit(1) from None
+    except CarbonError as error:
+        ERR.print(f"carbon: error: {error}", markup=False)
+        raise typer.Exit(1) from None
+    except ValidationError as error:  # only settings are validated by pydantic on the command line
+        first = error.errors()[0]
+        names = ".".join(str(part) for part in first["loc"])
+        ERR.print(f"carbon: error: CARBON_{names.upper()}: {first['msg']}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def load_factors() -> FactorRegistry:
+    """The registry of the configured factors folder."""
+    return load_registry(get_settings().factors_dir)
+
+
+@contextmanager
+def ledger_engine() -> Iterator[Engine]:
+    """The configured ledger database, migrated, and closed again whatever happens."""
+    engine = create_ledger_engine(get_settings().resolved_database_url)
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def checked_tenant(tenant: str) -> str:
+    """A tenant name as API keys accept it, or the CLI's one-line message."""
+    check_tenant(tenant)
+    return tenant
+
+
+def parse_day(text: str | None, default: date | None = None) -> date:
+    """Parse an ISO date, or fail with the CLI's one-line message."""
+    if text is None:
+        return default or date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CarbonError(f"--on must be a date like 2021-12-31, got {text!r}") from None
+
+
+def print_json(data: Any) -> None:
+    """Machine output, stable key order."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    return make_url(url).render_as_string(hide_password=True)
