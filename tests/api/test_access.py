@@ -253,3 +253,24 @@ def test_open_mode_serves_without_a_key_as_the_open_tenant(settings: Settings) -
 
 def test_keys_are_off_only_when_open_mode_is_set() -> None:
     assert Settings().auth == "keys"
+
+
+def test_each_key_has_its_own_rate_and_a_refused_request_writes_nothing(settings: Settings) -> None:
+    limited = settings.model_copy(update={"rate_limit_per_second": 0.5, "rate_limit_burst": 2})
+    with TestClient(create_app(limited)) as client:
+        first, second = (bearer(issue(client, "bank", [Role.SUBMIT])) for _ in range(2))
+
+        def post(n: int, key: dict[str, str]) -> Any:
+            batch = {"batch_id": f"b{n}", "loans": [{**LOANS[0], "loan_id": f"R-{n}"}]}
+            return client.post("/v1/loan-batches", json=batch, headers={"Idempotency-Key": f"r{n}", **key})
+
+        assert [post(n, first).status_code for n in range(2)] == [201, 201]
+        refused = post(2, first)
+        assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+        assert refused.headers["retry-after"] == "2"  # one token comes back every 2 s
+        assert refused.json()["type"] == "urn:problem:carbon:rate-limited"
+        assert "rate limit of 0.5 requests per second (burst 2)" in refused.json()["detail"]
+        assert post(3, second).status_code == 201  # another key, another bucket
+        entries = client.get("/v1/ledger/entries", headers=second).json()["data"]
+        assert sorted(e["client_reference"] for e in entries) == ["b0", "b1", "b3"]
+        assert client.get("/readyz").status_code == 200  # probes are never limited
