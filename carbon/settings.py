@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # before a 504 (the request itself runs on to completion).
     rate_limit_per_second: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Requests without a valid key, per client address: past it, 429 instead of 401 (0 = no limit).
+    auth_failures_per_minute: int = Field(default=60, ge=0)
     max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
     queue_wait_seconds: float = Field(default=5.0, ge=0, le=300)
     request_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)

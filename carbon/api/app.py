@@ -51,7 +51,9 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         app.state.carbon = AppState(
             settings=settings, registry=loaded, ledger=ledger, jobs=runner, keys=SqlKeys(engine),
             key_secret=load_key_secret(settings),
-            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst), metrics=metrics,
+            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            failures=_failure_limiter(settings.auth_failures_per_minute),
+            metrics=metrics,
         )  # fmt: skip
         if settings.auth == "open":
             _log.warning("CARBON_AUTH=open: every request acts as tenant %r with every role; "
@@ -87,6 +89,13 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
     )
     _document_problems(app)
     return app
+
+
+def _failure_limiter(per_minute: int) -> RateLimiter:
+    """Requests without a valid key, per client address: a minute's worth at once, then per_minute / 60 a
+    second."""
+    return RateLimiter(per_minute / 60, max(1, per_minute),
+                       subject="requests without a valid API key from this address")  # fmt: skip
 
 
 def load_key_secret(settings: Settings) -> bytes:

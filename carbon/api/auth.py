@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from carbon.api.state import app_state
-from carbon.core.access import Role
+from carbon.core.access import ApiKey, Role
+from carbon.errors import AuthenticationError
 from carbon.services.keys import Caller, authenticate, require_role
 
 __all__ = ["Admin", "Reader", "Submitter", "caller_for"]
@@ -33,7 +34,7 @@ def caller_for(role: Role) -> Callable[[Request, HTTPAuthorizationCredentials | 
             found = Caller(state.settings.open_tenant, "open", "open", _EVERY_ROLE)
         else:
             token = credentials.credentials if credentials is not None else None
-            found = require_role(authenticate(state.keys, state.key_secret, token), role)
+            found = require_role(_authenticated(request, token), role)
         request.state.tenant = found.tenant  # for the access log line
         request.state.key_prefix = found.key_prefix
         state.limiter.check(found.key_id)
@@ -41,6 +42,17 @@ def caller_for(role: Role) -> Callable[[Request, HTTPAuthorizationCredentials | 
 
     caller.__name__ = f"{role.value}_caller"
     return caller
+
+
+def _authenticated(request: Request, token: str | None) -> ApiKey:
+    """The key, or 401; an address that keeps sending no key or bad ones gets 429 instead (valid keys from
+    it are never held back: only failures draw on its bucket)."""
+    state = app_state(request)
+    try:
+        return authenticate(state.keys, state.key_secret, token)
+    except AuthenticationError:
+        state.failures.check(request.client.host if request.client else "unknown")
+        raise
 
 
 Reader = Annotated[Caller, Depends(caller_for(Role.READ))]

@@ -37,7 +37,12 @@ class RateLimiter:
     """
 
     def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+        subject: str = "this API key",
     ) -> None:
         if rate > 0 and burst < 1:
             raise ValueError(f"a rate limit needs a burst of at least 1, not {burst}")
@@ -46,6 +51,7 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.max_keys = max_keys
+        self.subject = subject  # what a bucket belongs to, for the message
         self._clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = (
             OrderedDict()
@@ -71,7 +77,7 @@ class RateLimiter:
         retry_after = (1 - tokens) / self.rate
         raise RateLimitedError(
             f"rate limit of {self.rate:g} requests per second (burst {self.burst}) exceeded "
-            f"for this API key; retry after {_seconds(retry_after)} s",
+            f"for {self.subject}; retry after {_seconds(retry_after)} s",
             retry_after=retry_after,
         )
 

@@ -69,6 +69,7 @@ class AppState:
     keys: SqlKeys
     key_secret: bytes
     limiter: RateLimiter
+    failures: RateLimiter
     metrics: Metrics
     in_flight: InFlight = field(default_factory=InFlight)
 

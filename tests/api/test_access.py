@@ -45,8 +45,9 @@ YEAR = {"from": "2021-01-01", "to": "2021-12-31"}
 
 @pytest.fixture
 def app_client(settings: Settings) -> Iterator[TestClient]:
-    """The app with no key sent by default."""
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    """The app with no key sent by default (and no limit on refused requests: these tests send many)."""
+    unlimited = settings.model_copy(update={"auth_failures_per_minute": 0})
+    with TestClient(create_app(unlimited), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -274,3 +275,19 @@ def test_each_key_has_its_own_rate_and_a_refused_request_writes_nothing(settings
         entries = client.get("/v1/ledger/entries", headers=second).json()["data"]
         assert sorted(e["client_reference"] for e in entries) == ["b0", "b1", "b3"]
         assert client.get("/readyz").status_code == 200  # probes are never limited
+
+
+def test_an_address_that_keeps_failing_is_slowed_and_valid_keys_from_it_are_not(settings: Settings) -> None:
+    strict = settings.model_copy(update={"auth_failures_per_minute": 3})
+    with TestClient(create_app(strict)) as client:
+        key = bearer(issue(client, "bank", [Role.READ]))
+        answers = [client.get("/v1/totals", headers=bearer("cbk_00000000_" + "A" * 43)) for _ in range(4)]
+        assert [a.status_code for a in answers] == [401, 401, 401, 429]
+        slowed = answers[-1]
+        assert slowed.headers["retry-after"] == "20"  # 3 a minute: one every 20 s
+        assert slowed.json()["detail"].startswith(
+            "rate limit of 0.05 requests per second (burst 3) exceeded for requests without a valid API key "
+            "from this address"
+        )
+        assert client.get("/v1/totals", headers=key).status_code == 200
+        assert client.get("/v1/totals").status_code == 429  # no key at all counts as a failure too
