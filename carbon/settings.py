@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from carbon.services.keys import TENANT_PATTERN
+
 __all__ = ["Settings", "default_factors_dir", "get_settings"]
 
 
@@ -41,7 +43,7 @@ class Settings(BaseSettings):
     # Access: "keys" (the default) needs a valid API key on every /v1 request; "open" serves everyone as
     # `open_tenant` with every role, for local development only.
     auth: Literal["keys", "open"] = "keys"
-    open_tenant: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    open_tenant: str = Field(default="default", pattern=TENANT_PATTERN.pattern)
     # HMAC key for stored API-key hashes; unset, a random one is created once in <data_dir>/key-secret.
     key_secret: SecretStr | None = Field(default=None, min_length=32)
     # Limits: per-key token bucket (0 = unlimited), requests at once, seconds to wait for a slot, seconds

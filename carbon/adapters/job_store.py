@@ -9,16 +9,13 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from carbon.adapters.schema import jobs
-from carbon.adapters.sql_store import write_transaction
+from carbon.adapters.sql_store import aware, write_transaction
 from carbon.core.jobs import Job, JobState
 
 __all__ = ["SqlJobs"]
 
 
 def _job(row: Any) -> Job:
-    def aware(moment: datetime) -> datetime:
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
     return Job(
         job_id=row.job_id, tenant=row.tenant, idempotency_key=row.idempotency_key,
         request_checksum=row.request_checksum, state=JobState(row.state), format=row.format,

@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 
 from carbon.adapters.schema import api_keys
-from carbon.adapters.sql_store import write_transaction
+from carbon.adapters.sql_store import aware, write_transaction
 from carbon.core.access import ApiKey, Role
 
 __all__ = ["SqlKeys", "read_or_create_secret"]
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _key(row: Any) -> ApiKey:
     roles = frozenset(Role(part) for part in row.roles.split(",") if part)
-    created = _aware(row.created_at)
-    assert created is not None
-    return ApiKey(row.key_id, row.prefix, row.tenant, roles, row.name, created, _aware(row.revoked_at))
+    revoked = aware(row.revoked_at) if row.revoked_at is not None else None
+    return ApiKey(row.key_id, row.prefix, row.tenant, roles, row.name, aware(row.created_at), revoked)
 
 
 class SqlKeys:

@@ -41,7 +41,7 @@ from carbon.core.ledger import (
 )
 from carbon.core.model import Book
 
-__all__ = ["WRITE_LOCK", "SqlLedger", "SqlWrite", "create_ledger_engine", "write_transaction"]
+__all__ = ["WRITE_LOCK", "SqlLedger", "SqlWrite", "aware", "create_ledger_engine", "write_transaction"]
 
 _CHUNK = 900  # ids per IN (...) clause: well under SQLite's variable limit
 _BULK = 5000  # more ids than this go through a temporary table instead
@@ -235,7 +235,7 @@ def _entries_with_lines(connection: Connection, rows: Sequence[Any]) -> list[Led
             kind=EntryKind(row.kind),
             book=Book(row.book),
             client_reference=row.client_reference,
-            created_at=_aware(row.created_at),
+            created_at=aware(row.created_at),
             body_checksum=row.body_checksum,
             lines=tuple(lines[row.entry_id]),
             factor_release=row.factor_release,
@@ -246,7 +246,7 @@ def _entries_with_lines(connection: Connection, rows: Sequence[Any]) -> list[Led
     ]
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     """SQLite hands timestamps back naive; they were written in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

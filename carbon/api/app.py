@@ -116,12 +116,13 @@ GUARD_STATUSES = (401, 403, 429, 503, 504)  # no key, wrong role, rate, concurre
 
 def _document_guarded(schema: dict[str, Any]) -> None:
     """Every operation behind an API key can also answer with the access and limit problems."""
+    guarded = {str(status): documented for status, documented in error_responses(*GUARD_STATUSES).items()}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if isinstance(operation, dict) and operation.get("security"):
                 responses = operation.setdefault("responses", {})
-                for status, documented in error_responses(*GUARD_STATUSES).items():
-                    responses.setdefault(str(status), documented)
+                for status, documented in guarded.items():
+                    responses.setdefault(status, documented)
 
 
 def _document_problems(app: FastAPI) -> None:

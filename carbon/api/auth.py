@@ -22,7 +22,6 @@ bearer = HTTPBearer(
     description="An API key from `carbon keys create`, sent as `Authorization: Bearer <key>`.",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-_EVERY_ROLE = frozenset(Role)
 
 
 def caller_for(role: Role) -> Callable[[Request, HTTPAuthorizationCredentials | None], Caller]:
@@ -31,7 +30,7 @@ def caller_for(role: Role) -> Callable[[Request, HTTPAuthorizationCredentials | 
     def caller(request: Request, credentials: Credentials) -> Caller:
         state = app_state(request)
         if state.settings.auth == "open":
-            found = Caller(state.settings.open_tenant, "open", "open", _EVERY_ROLE)
+            found = Caller(state.settings.open_tenant, "open", "open")
         else:
             token = credentials.credentials if credentials is not None else None
             found = require_role(_authenticated(request, token), role)

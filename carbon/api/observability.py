@@ -19,14 +19,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carbon.api.logs import RequestContext, configure_logging, method_label, route_template
 from carbon.api.routes import metrics as metrics_routes
+from carbon.core.jobs import JobState
+from carbon.core.model import Book
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
 __all__ = ["BOOKS", "JOB_STATES", "Metrics", "RequestMetrics", "install_observability"]
 
-BOOKS = ("avoided", "inventory")
-JOB_STATES = ("queued", "running", "succeeded", "failed")
+BOOKS = (str(Book.AVOIDED), str(Book.INVENTORY))  # the books entries are recorded in
+JOB_STATES = tuple(str(state) for state in JobState)
 # 1 ms (a cached read) to 30 s (a large synchronous batch); slower requests land in +Inf
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 

@@ -19,7 +19,6 @@ from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import create_ledger_engine
 from carbon.errors import CarbonError, FactorValidationError
 from carbon.registry import FactorRegistry, load_registry
-from carbon.services.keys import check_tenant
 from carbon.settings import get_settings
 
 __all__ = [
@@ -82,12 +81,6 @@ def ledger_engine() -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-
-
-def checked_tenant(tenant: str) -> str:
-    """A tenant name as API keys accept it, or the CLI's one-line message."""
-    check_tenant(tenant)
-    return tenant
 
 
 def parse_day(text: str | None, default: date | None = None) -> date:

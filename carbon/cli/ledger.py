@@ -20,7 +20,6 @@ from carbon.cli.common import (
     ReleaseOption,
     TenantOption,
     UnitOption,
-    checked_tenant,
     ledger_engine,
     load_factors,
     print_json,
@@ -29,6 +28,7 @@ from carbon.cli.common import (
 )
 from carbon.errors import RequestError
 from carbon.services.ingest import record_loan_file
+from carbon.services.keys import check_tenant
 from carbon.services.ledger_inputs import WriteContext
 from carbon.services.report_formats import report_csv, report_html, report_xlsx
 from carbon.services.reports import ReportQuery, scope_report
@@ -53,7 +53,7 @@ def ingest(
         settings = get_settings()
         fmt = guess_format(file, file_format)
         checksum = file_checksum(file)
-        ctx = WriteContext(checked_tenant(tenant), key or f"file:{checksum}", checksum, datetime.now(UTC))
+        ctx = WriteContext(check_tenant(tenant), key or f"file:{checksum}", checksum, datetime.now(UTC))
         with ledger_engine() as engine, Progress(transient=True, console=ERR) as bar:
             task = bar.add_task(f"recording {file.name}", total=None)
             outcome = record_loan_file(
@@ -112,7 +112,7 @@ def report(
         if report_format == "xlsx" and output is None:
             raise RequestError("an XLSX report needs --output FILE")
         days = _report_day(start, "--from"), _report_day(end, "--to")
-        query = ReportQuery(checked_tenant(tenant), *days, entity, release, restate_with, unit)
+        query = ReportQuery(check_tenant(tenant), *days, entity, release, restate_with, unit)
         with ledger_engine() as engine:
             view = scope_report(SqlLedger(engine), load_factors(), query)
         data: bytes = {

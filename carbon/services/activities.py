@@ -22,7 +22,7 @@ from carbon.core.units import conversion_factor, exact_amount, parse_unit
 from carbon.errors import FactorNotFoundError, RequestError
 from carbon.registry import FactorRegistry
 from carbon.services.energy_claims import check_storable
-from carbon.services.ledger import Outcome, Recorded, new_entry_id, replay_or_none, store_outcome
+from carbon.services.ledger import Outcome, new_entry_id, replay_or_none, store_outcome
 from carbon.services.ledger_inputs import WriteContext
 from carbon.services.ports import LedgerStore
 from carbon.services.views import amount_view
@@ -336,7 +336,4 @@ def record_activities(
                             factor_release=release)  # fmt: skip
         tx.append(entry)
         tx.append_activity_lines(entry_id, numbered)
-        outcome = store_outcome(
-            tx, ctx, Outcome(201, _body(batch, entry_id, release, numbered, unit)), entry_id
-        )
-        return replace(outcome, recorded=Recorded.of(entry))
+        return store_outcome(tx, ctx, Outcome(201, _body(batch, entry_id, release, numbered, unit)), entry)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from carbon.core.model import Book, Factor
 from carbon.core.units import parse_unit
 from carbon.registry import FactorRegistry
 from carbon.services.bulk import EPOCH, BulkLoanResult, calculate_loan_chunks
-from carbon.services.ledger import Outcome, Recorded, new_entry_id, replay_or_none, store_outcome
+from carbon.services.ledger import Outcome, new_entry_id, replay_or_none, store_outcome
 from carbon.services.ledger_inputs import WriteContext
 from carbon.services.loan_factors import ONLINE_LOAN, LoanFactors
 from carbon.services.ports import LedgerStore, LedgerWrite
@@ -68,8 +67,8 @@ def record_loan_file(
                             ctx.request_checksum, tuple(lines), factor_release=result.release)  # fmt: skip
         tx.append(entry)
         _claim(tx, entry_id, open_chunks(), result.counted_mask, reclaims, factors)
-        outcome = store_outcome(tx, ctx, Outcome(201, _body(result, reference, entry_id, unit)), entry_id)
-        return replace(outcome, recorded=Recorded.of(entry, result.loans_counted))
+        outcome = Outcome(201, _body(result, reference, entry_id, unit))
+        return store_outcome(tx, ctx, outcome, entry, result.loans_counted)
 
 
 def _ledger_check(tx: LedgerWrite, reclaims: dict[str, int]) -> Callable[[Any], npt.NDArray[np.bool_]]:

@@ -53,7 +53,6 @@ class Caller:
     tenant: str
     key_id: str
     key_prefix: str
-    roles: frozenset[Role]
 
 
 def key_hash(secret: bytes, plaintext: str) -> str:
@@ -72,10 +71,11 @@ def key_prefix(text: str) -> str:
     return match.group(1)
 
 
-def check_tenant(tenant: str) -> None:
-    """Refuse a tenant name that keys could not carry."""
+def check_tenant(tenant: str) -> str:
+    """The tenant name, refused if keys could not carry it."""
     if not TENANT_PATTERN.match(tenant):
         raise RequestError(f"tenant {tenant!r}: use 1-64 of a-z 0-9 . _ - starting with a letter or digit")
+    return tenant
 
 
 def _check_secret(secret: bytes) -> None:
@@ -120,7 +120,7 @@ def require_role(key: ApiKey, role: Role) -> Caller:
         held = ", ".join(sorted(r.value for r in key.roles))
         raise PermissionDeniedError(f"this operation needs the {role.value} role; the key has {held}",
                                     role=role.value)  # fmt: skip
-    return Caller(key.tenant, key.key_id, key.prefix, key.roles)
+    return Caller(key.tenant, key.key_id, key.prefix)
 
 
 def list_keys(store: KeyStore, tenant: str | None = None) -> list[ApiKey]:

@@ -98,10 +98,14 @@ def replay_or_none(tx: LedgerWrite, ctx: WriteContext) -> Outcome | None:
     return Outcome(stored.status_code, json.loads(stored.body), replayed=True)
 
 
-def store_outcome(tx: LedgerWrite, ctx: WriteContext, outcome: Outcome, entry_id: str | None) -> Outcome:
+def store_outcome(
+    tx: LedgerWrite, ctx: WriteContext, outcome: Outcome, entry: LedgerEntry, loans: int = 0
+) -> Outcome:
+    """Keep the response under its Idempotency-Key, in the entry's transaction; the outcome then carries
+    what the new entry added."""
     body = json.dumps(outcome.body, separators=(",", ":"), ensure_ascii=False)
-    tx.remember(ctx.idempotency_key, ctx.request_checksum, outcome.status, body, entry_id, ctx.now)
-    return outcome
+    tx.remember(ctx.idempotency_key, ctx.request_checksum, outcome.status, body, entry.entry_id, ctx.now)
+    return replace(outcome, recorded=Recorded.of(entry, loans))
 
 
 # --- loan batches -------------------------------------------------------------------------------------
@@ -207,7 +211,7 @@ def record_loan_batch(
         entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.LOAN_BATCH, Book.AVOIDED, batch.batch_id, ctx.now,
                             ctx.request_checksum, tuple(lines), factor_release=release)  # fmt: skip
         tx.append(entry, claims)
-        return replace(store_outcome(tx, ctx, outcome, entry_id), recorded=Recorded.of(entry, len(claims)))
+        return store_outcome(tx, ctx, outcome, entry, len(claims))
 
 
 def preview_loan_batch(
@@ -294,7 +298,7 @@ def record_energy_saving(
                             period_end=saving.end)  # fmt: skip
         tx.append(entry)
         tx.append_details(entry_id, json.dumps(details, separators=(",", ":"), ensure_ascii=False))
-        return replace(store_outcome(tx, ctx, outcome, entry_id), recorded=Recorded.of(entry))
+        return store_outcome(tx, ctx, outcome, entry)
 
 
 def preview_energy_saving(
