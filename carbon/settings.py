@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     json_logs: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tracing: bool = False
+    # /docs and /redoc (served from packaged assets): None means on in open mode only.
+    docs: bool | None = None
+    # /metrics: require an API key with the metrics role; show business totals (loans, CO2e recorded).
+    metrics_require_key: bool = False
+    metrics_business_totals: bool = False
+
+    @property
+    def docs_enabled(self) -> bool:
+        """CARBON_DOCS, else on only where keys are off (local development)."""
+        return self.docs if self.docs is not None else self.auth == "open"
 
     @property
     def key_secret_path(self) -> Path:

@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from carbon.adapters.job_store import SqlJobs
 from carbon.adapters.key_store import SqlKeys, read_or_create_secret
 from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
+from carbon.api.docs import install_docs
+from carbon.api.job_metrics import CountedJobs
 from carbon.api.limits import ConcurrencyLimit, RateLimiter, RequestTimeout
 from carbon.api.observability import Metrics, install_observability
 from carbon.api.problems import BodySizeLimit, error_responses, install_problem_handlers
@@ -43,7 +44,7 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         upgrade(engine)
         ledger = SqlLedger(engine)
         metrics: Metrics = app.state.metrics
-        runner = JobRunner(SqlJobs(engine), ledger, loaded, JobFiles(settings.data_dir / "jobs"),
+        runner = JobRunner(CountedJobs(engine, metrics), ledger, loaded, JobFiles(settings.data_dir / "jobs"),
                            read_chunks=_read_chunks, count_rows=count_rows,
                            default_region=settings.default_loan_region,
                            on_recorded=partial(count_recorded, metrics),
@@ -72,7 +73,11 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         version="1",
         summary="Avoided emissions of online lending and green computing, exact and traceable to factors.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    if settings.docs_enabled:
+        install_docs(app)
     install_problem_handlers(app)
     for module in (writes, ledger, jobs, factors, green, reports, health):
         app.include_router(module.router)
@@ -84,9 +89,9 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
     app.add_middleware(
         RequestTimeout, seconds=settings.request_timeout_seconds, exempt=("/v1/jobs", *UNLIMITED)
     )
-    install_observability(
-        app, json_logs=settings.json_logs, tracing=settings.tracing, log_level=settings.log_level
-    )
+    install_observability(app, json_logs=settings.json_logs, tracing=settings.tracing,
+                          log_level=settings.log_level,
+                          business_totals=settings.metrics_business_totals)  # fmt: skip
     _document_problems(app)
     return app
 

@@ -29,7 +29,9 @@ __all__ = ["keys_app"]
 
 
 keys_app = typer.Typer(help="API keys: one per client system, scoped to a tenant.", no_args_is_help=True)
-RoleOption = Annotated[list[Role], typer.Option("--role", help="read, submit or admin (repeatable).")]
+RoleOption = Annotated[
+    list[Role], typer.Option("--role", help="read, submit, admin or metrics (repeatable).")
+]
 
 
 @contextmanager

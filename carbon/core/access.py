@@ -10,11 +10,13 @@ __all__ = ["ApiKey", "Role"]
 
 
 class Role(StrEnum):
-    """What a key may do; each role includes the ones below it (admin > submit > read)."""
+    """What a key may do; each role includes the ones below it (admin > submit > read). `metrics` stands
+    apart: it may scrape /metrics and nothing else, and no other role includes it."""
 
     READ = "read"
     SUBMIT = "submit"
     ADMIN = "admin"
+    METRICS = "metrics"
 
     @property
     def rank(self) -> int:
@@ -22,7 +24,7 @@ class Role(StrEnum):
         return _RANKS[self]
 
 
-_RANKS = {Role.READ: 0, Role.SUBMIT: 1, Role.ADMIN: 2}
+_RANKS = {Role.METRICS: -1, Role.READ: 0, Role.SUBMIT: 1, Role.ADMIN: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,5 +40,7 @@ class ApiKey:
     revoked_at: datetime | None = None
 
     def allows(self, role: Role) -> bool:
-        """True when one of the key's roles is `role` or above it."""
+        """True when one of the key's roles is `role` or above it (metrics only by itself)."""
+        if role is Role.METRICS:
+            return role in self.roles
         return any(held.rank >= role.rank for held in self.roles)

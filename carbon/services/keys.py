@@ -91,7 +91,7 @@ def issue_key(
     check_tenant(tenant)
     wanted = frozenset(roles)
     if not wanted:
-        raise RequestError("a key needs at least one role: read, submit or admin")
+        raise RequestError("a key needs at least one role: read, submit, admin or metrics")
     if len(name) > 128:
         raise RequestError("a key name has at most 128 characters")
     prefix = f"{KEY_PREFIX}{secrets.token_hex(4)}"

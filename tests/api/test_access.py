@@ -104,7 +104,9 @@ def test_the_document_declares_the_bearer_scheme_on_every_guarded_operation(app_
 
 
 def test_roles_admit_what_they_name_and_everything_below(app_client: TestClient) -> None:
-    read, submit, admin = (bearer(issue(app_client, "bank", [role])) for role in Role)
+    read, submit, admin = (
+        bearer(issue(app_client, "bank", [role])) for role in (Role.READ, Role.SUBMIT, Role.ADMIN)
+    )
     batch = {"batch_id": "b", "loans": LOANS}
     refused = app_client.post("/v1/loan-batches", json=batch, headers={"Idempotency-Key": "b", **read})
     assert refused.status_code == 403

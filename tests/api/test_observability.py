@@ -179,7 +179,7 @@ def test_two_apps_do_not_share_counters() -> None:
 
 
 def test_domain_metrics() -> None:
-    metrics = Metrics()
+    metrics = Metrics(business_totals=True)
     metrics.ledger_write("loan_batch", loans=3, milligrams=1_500, book="avoided")
     metrics.ledger_write("loan_batch", loans=2, milligrams=500)
     metrics.ledger_write("activity", milligrams=7_000, book="inventory")
@@ -198,17 +198,27 @@ def test_domain_metrics() -> None:
     assert found["carbon_ledger_writes_total", labels(kind="activity")] == 1
     assert found["carbon_ledger_writes_total", labels(kind="reversal")] == 1
     assert found["carbon_loans_counted_total", ()] == 5
-    assert found["carbon_recorded_milligrams_total", labels(book="avoided")] == 2_000
-    assert found["carbon_recorded_milligrams_total", labels(book="inventory")] == 7_000
+    assert found["carbon_recorded_grams_total", labels(book="avoided")] == 2.0
+    assert found["carbon_recorded_grams_total", labels(book="inventory")] == 7.0
     assert found["carbon_jobs_rows_processed_total", ()] == 250
     assert found["carbon_jobs", labels(state="running")] == 1
     assert found["carbon_jobs", labels(state="queued")] == 4
-    assert found["carbon_jobs", labels(state="succeeded")] == 0
-    assert found["carbon_jobs", labels(state="failed")] == 0
+    assert found["carbon_jobs_finished_total", labels(state="succeeded")] == 0
+    assert found["carbon_jobs_finished_total", labels(state="failed")] == 0
+    assert not [name for name, _ in found if name.endswith("_created")]
 
-    metrics.set_jobs({"running": 0, "succeeded": 5})
+    metrics.set_jobs({"running": 1})
+    metrics.job_finished("succeeded")
     assert metrics.jobs.labels(state="queued")._value.get() == 0
-    assert metrics.jobs.labels(state="succeeded")._value.get() == 5
+    assert metrics.jobs_finished.labels(state="succeeded")._value.get() == 1
+
+
+def test_business_totals_are_left_out_unless_asked_for() -> None:
+    metrics = Metrics()
+    metrics.ledger_write("loan_batch", loans=3, milligrams=1_500, book="avoided")
+    names = {family.name for family in text_string_to_metric_families(metrics.render()[0].decode())}
+    assert "carbon_ledger_writes" in names
+    assert not names & {"carbon_loans_counted", "carbon_recorded_grams"}
 
 
 @pytest.mark.parametrize(
