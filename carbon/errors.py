@@ -5,6 +5,7 @@ Our exception hierarchy::
     CarbonError
     ├── UnitError (ValueError)
     │   ├── UnknownUnitError              a unit the registry does not define
+    │   │   └── UnitGrammarError          a unit outside the bounded grammar, refused before pint sees it
     │   └── DimensionError                a unit of the wrong dimension for its use
     ├── QuantityError (ValueError)        a negative, non-finite or malformed amount
     ├── FactorError
@@ -58,6 +59,7 @@ __all__ = [
     "RequestError",
     "RequestInFlightError",
     "UnitError",
+    "UnitGrammarError",
     "UnknownUnitError",
     "UpstreamError",
 ]
@@ -77,6 +79,15 @@ class UnknownUnitError(UnitError):
     def __init__(self, unit: str) -> None:
         self.unit = unit
         super().__init__(f"unknown unit {unit!r}")
+
+
+class UnitGrammarError(UnknownUnitError):
+    """A unit string outside the bounded grammar: refused before any arithmetic, naming the rule."""
+
+    def __init__(self, unit: str, rule: str) -> None:
+        super().__init__(unit)
+        self.rule = rule
+        self.args = (f"unit {unit!r} refused: {rule}",)
 
 
 class DimensionError(UnitError):

@@ -18,6 +18,7 @@ from typing import Any
 import pint
 from pint.util import UnitsContainer
 
+from carbon.core.unit_grammar import check_unit_text
 from carbon.errors import DimensionError, QuantityError, UnknownUnitError
 
 __all__ = [
@@ -71,10 +72,13 @@ _UNIT_TEXT = re.compile(r"[A-Za-z_][A-Za-z0-9_ */^()\-]{0,99}")
 @lru_cache(maxsize=4096)
 def parse_unit(text: str) -> Unit:
     """Parse a unit string of the project's vocabulary, or raise UnknownUnitError naming it."""
-    if not isinstance(text, str) or not _UNIT_TEXT.fullmatch(text.strip()):
+    if not isinstance(text, str):
         raise UnknownUnitError(str(text)[:100])
+    text = check_unit_text(text)  # bounded grammar first: pint does arithmetic on exponents
+    if not _UNIT_TEXT.fullmatch(text):
+        raise UnknownUnitError(text)
     try:
-        unit = ureg.parse_units(text.strip())
+        unit = ureg.parse_units(text)
     except Exception:  # pint's parser raises many types (even AssertionError) for malformed text
         raise UnknownUnitError(text) from None
     if (
