@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from carbon.api.schemas import Amount, DecimalText, Identifier, IsoDate, Region, ReleaseId, UnitText
+from carbon.core.text import PLAIN_TEXT_PATTERN
 
 __all__ = [
     "ActivityBatchRequest",
@@ -27,8 +28,8 @@ Kind = Literal[
     "purchased_goods",
 ]
 TypeName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.]*$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Entity = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=PLAIN_TEXT_PATTERN)]
+Entity = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=PLAIN_TEXT_PATTERN)]
 
 
 class _Strict(BaseModel):

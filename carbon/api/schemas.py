@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from carbon.core.text import PLAIN_TEXT_PATTERN, PRODUCT_MAX_LENGTH
+
 __all__ = [
     "Amount",
     "CalculationRequest",
@@ -64,7 +66,9 @@ UnitText = Annotated[
 ReleaseId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ]
-Product = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Product = Annotated[
+    str, StringConstraints(min_length=1, max_length=PRODUCT_MAX_LENGTH, pattern=PLAIN_TEXT_PATTERN)
+]
 
 
 class _Strict(BaseModel):

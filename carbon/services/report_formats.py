@@ -1,6 +1,7 @@
 """The scope report as tables, and those tables as CSV, XLSX and a self-contained HTML page with SVG charts.
 
-Amounts stay exact decimal strings until a format needs a number: CSV writes the exact text, XLSX writes
+Amounts stay exact decimal strings until a format needs a number: CSV writes the exact text (and no cell a
+spreadsheet would evaluate: see `carbon.core.text.spreadsheet_cell`), XLSX writes
 numbers (units in the headers) and writes every text cell as a string, never a formula; the HTML page
 rounds for display only (tCO2e to 2 decimals, half-to-even) and draws its charts as inline SVG, with no
 external script, style sheet or font.
@@ -18,6 +19,7 @@ from urllib.parse import urlencode
 
 import xlsxwriter
 
+from carbon.core.text import spreadsheet_cell
 from carbon.services.reports import AVOIDED_NOTE
 
 __all__ = ["Table", "report_csv", "report_html", "report_tables", "report_xlsx"]
@@ -145,23 +147,11 @@ def report_csv(report: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for table in report_tables(report):
-        writer.writerow(["section", *table.headers])
+        writer.writerow(["section", *(spreadsheet_cell(h) for h in table.headers)])
         for row in table.rows:
-            writer.writerow([table.name, *(_csv_cell(c) for c in row)])
+            writer.writerow([spreadsheet_cell(table.name), *(spreadsheet_cell(c) for c in row)])
         writer.writerow([])
     return out.getvalue()
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> str:
-    """Numbers as exact decimals; text that a spreadsheet would run as a formula gets a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return str(value)
 
 
 def report_xlsx(report: dict[str, Any]) -> bytes:
