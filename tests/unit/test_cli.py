@@ -57,6 +57,8 @@ def test_energy_by_grid_lookup_in_another_unit() -> None:
          "unit 'MWh' has dimension energy, expected a quantity of loans"),
         (["energy", "--saved", "5 wibbles", "--factor", "ant.green_computing.2021"],
          "unknown unit 'wibbles'"),
+        (["energy", "--saved", "5 kWh*km^150000/mi^150000", "--factor", "ant.green_computing.2021"],
+         "refused: exponents must be whole numbers from -4 to 4"),
         (["energy", "--saved", "-5 MWh", "--factor", "ant.green_computing.2021"], "negative"),
         (["energy", "--saved", "nan MWh", "--factor", "ant.green_computing.2021"], "finite"),
         (["energy", "--saved", "inf MWh", "--factor", "ant.green_computing.2021"], "finite"),

@@ -18,6 +18,7 @@ from carbon.api.routes.writes import IdempotencyKey
 from carbon.api.schemas import JobOut
 from carbon.api.state import AppState, app_state
 from carbon.core.jobs import Job, JobState
+from carbon.core.upload_format import SNIFF_BYTES, check_file_start
 from carbon.errors import IdempotencyKeyReusedError, NotFoundError, PayloadTooLargeError, RequestError
 
 __all__ = ["router"]
@@ -49,12 +50,18 @@ _REPORT_RESPONSES[200] = {
 }
 
 
-async def _receive(request: Request, target: Path, limit: int) -> tuple[str, int]:
-    """Stream the body to a file, refusing it past `limit` bytes; return its SHA-256 and size."""
+async def _receive(request: Request, target: Path, limit: int, fmt: str) -> tuple[str, int]:
+    """Stream the body to a file, refusing it past `limit` bytes, or as soon as its first bytes say another
+    format than `fmt`; return its SHA-256 and size."""
     digest = hashlib.sha256()
     size = 0
+    head = b""
     with target.open("wb") as out:
         async for block in request.stream():
+            if len(head) < SNIFF_BYTES:
+                head += block[: SNIFF_BYTES - len(head)]
+                if len(head) >= SNIFF_BYTES:
+                    check_file_start(head, fmt, "the upload")
             size += len(block)
             if size > limit:
                 raise PayloadTooLargeError(f"upload larger than {limit} bytes")
@@ -62,6 +69,7 @@ async def _receive(request: Request, target: Path, limit: int) -> tuple[str, int
             out.write(block)
     if size == 0:
         raise RequestError("the upload is empty")
+    check_file_start(head, fmt, "the upload")
     return digest.hexdigest(), size
 
 
@@ -87,7 +95,7 @@ async def post_job(
     upload = state.jobs.files.upload(job_id, fmt)
     upload.parent.mkdir(parents=True, exist_ok=True)
     try:
-        file_digest, _ = await _receive(request, upload, state.settings.max_upload_bytes)
+        file_digest, _ = await _receive(request, upload, state.settings.max_upload_bytes, fmt)
         checksum = hashlib.sha256(f"{request.url.path}\n{fmt}\n{file_digest}".encode()).hexdigest()
         now = datetime.now(UTC)
         job = Job(
