@@ -69,8 +69,8 @@ def test_a_control_character_in_a_product_is_refused_alike_by_api_and_file(clien
 
 def test_formula_products_from_a_file_come_out_of_the_csv_report_inert(client: TestClient) -> None:
     rows = "".join(f"R{i},2021-06-30,online,{p}\n" for i, p in enumerate(["micro", *FORMULAS]))
-    job = finished(client, upload(client, f"loan_id,disbursed_on,channel,product\n{rows}".encode(), "formulas")
-                   .headers["Location"])  # fmt: skip
+    sent = upload(client, f"loan_id,disbursed_on,channel,product\n{rows}".encode(), "formulas")
+    job = finished(client, sent.headers["Location"])
     assert job["state"] == "succeeded", job
     assert job["result"]["loans_counted"] == 1 + len(FORMULAS)
     report = client.get(
