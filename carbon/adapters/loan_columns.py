@@ -29,6 +29,7 @@ from carbon.errors import RequestError
 
 __all__ = [
     "FEW_VALUES",
+    "MAX_BYTES",
     "OPTIONAL",
     "REQUIRED",
     "WORKERS",
@@ -43,6 +44,7 @@ __all__ = [
 REQUIRED = ("loan_id", "disbursed_on", "channel")
 OPTIONAL = ("product", "region")
 MAX_ID_BYTES = 128
+MAX_BYTES = {"loan_id": MAX_ID_BYTES, "disbursed_on": 10}  # longer values are bad rows whatever they hold
 EXPANSION_BUDGET = 16 << 20  # bytes the over-long values of a dictionary column may take once decoded
 _REGION = re.compile(r"GLOBAL|[A-Z]{2}(-[A-Z0-9]{1,10}){0,2}")
 _ID_CHARS = (string.ascii_letters + string.digits + "._:/-").encode()
@@ -223,14 +225,11 @@ def _string_column(batch: pa.RecordBatch | pa.Table, name: str, n: int) -> pa.Ar
     return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
 
 
-_MAX_BYTES = {"loan_id": MAX_ID_BYTES, "disbursed_on": 10}  # longer values are bad rows whatever they hold
-
-
 def _bounded(column: pa.DictionaryArray, name: str) -> pa.Array:
     """Decode a dictionary-encoded string column with every value over its limit made empty first, so the
     row is still rejected by its check and no long value is copied once per row. A file whose long values
     would take more than EXPANSION_BUDGET bytes once decoded is refused whole: a bomb, not bad rows."""
-    values, limit = column.dictionary, _MAX_BYTES[name]
+    values, limit = column.dictionary, MAX_BYTES[name]
     if not pa.types.is_string(values.type):
         values = pc.cast(values, pa.string())
     if len(values):

@@ -5,7 +5,8 @@ A Parquet file says how many rows it holds and how many bytes each column chunk 
 but a dictionary-encoded string column can still expand far past that: one 2,000-character loan id
 repeated a million times is 2 GB of strings from a 200 KB file. So the footer is held to limits first
 (rows per file, bytes per value of each column chunk, encodings whose decoded size cannot be bounded),
-and string columns that are dictionary-encoded are read as dictionaries and bounded before decoding.
+and where an id or date column is dictionary-encoded its dictionary pages are looked at first: if one
+holds a value over the column's limit, the column is read as a dictionary and bounded before decoding.
 """
 
 from __future__ import annotations
@@ -17,9 +18,19 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from carbon.adapters.loan_columns import FEW_VALUES, OPTIONAL, REQUIRED, in_order, require, split, validate
+from carbon.adapters.loan_columns import (
+    FEW_VALUES,
+    MAX_BYTES,
+    OPTIONAL,
+    REQUIRED,
+    in_order,
+    require,
+    split,
+    validate,
+)
 from carbon.core.columnar import LoanChunk
 from carbon.errors import RequestError
 
@@ -36,9 +47,9 @@ _EXPANDING = {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}  # values stored once, refer
 _UNBOUNDED = {"DELTA_BYTE_ARRAY"}  # prefixes shared with the previous value: no bound from the page size
 
 
-def check_footer(metadata: pq.FileMetaData, name: str) -> set[str]:
-    """Refuse a file whose footer declares more than the limits allow; name the string columns that are
-    dictionary-encoded somewhere (to be read as dictionaries and bounded before decoding)."""
+def check_footer(metadata: pq.FileMetaData, name: str) -> dict[str, list[int]]:
+    """Refuse a file whose footer declares more than the limits allow; name the id and date string columns
+    that are dictionary-encoded, with the row groups where they are (their dictionaries are looked at)."""
     if metadata.num_rows > MAX_FILE_ROWS:
         raise RequestError(
             f"{name}: declares {metadata.num_rows:,} rows, over the limit of {MAX_FILE_ROWS:,}"
@@ -49,7 +60,7 @@ def check_footer(metadata: pq.FileMetaData, name: str) -> set[str]:
             f"{name}: its row groups do not add up to the {metadata.num_rows:,} rows it declares"
         )
     wanted = set(REQUIRED) | set(OPTIONAL)
-    dictionary_encoded: set[str] = set()
+    dictionary_encoded: dict[str, list[int]] = {}
     for index, group in enumerate(groups):
         for position in range(group.num_columns):
             column = group.column(position)
@@ -68,8 +79,8 @@ def check_footer(metadata: pq.FileMetaData, name: str) -> set[str]:
                     f"{name}: column {column_name} is DELTA_BYTE_ARRAY-encoded, whose decoded size cannot be "
                     "bounded before decoding; write it PLAIN or dictionary-encoded"
                 )
-            if column.physical_type == "BYTE_ARRAY" and encodings & _EXPANDING:
-                dictionary_encoded.add(column_name)
+            if column.physical_type == "BYTE_ARRAY" and encodings & _EXPANDING and column_name in MAX_BYTES:
+                dictionary_encoded.setdefault(column_name, []).append(index)
     return dictionary_encoded
 
 
@@ -81,7 +92,8 @@ def parquet_chunks(path: Path, chunk_rows: int) -> Iterator[LoanChunk]:
     names = schema.names
     require(names, path.name)
     columns = [c for c in (*REQUIRED, *OPTIONAL) if c in names]
-    as_dictionary = _as_dictionary(schema, columns, check_footer(metadata, path.name))
+    encoded = {c: groups for c, groups in check_footer(metadata, path.name).items() if c in columns}
+    as_dictionary = _as_dictionary(schema, columns, _long_dictionaries(path, metadata, encoded))
     sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     if max(sizes, default=0) > _BIG_ROW_GROUP:
         yield from _batches(path, metadata, as_dictionary, columns, chunk_rows)
@@ -113,6 +125,31 @@ def parquet_chunks(path: Path, chunk_rows: int) -> Iterator[LoanChunk]:
 
     for chunks in in_order(tasks()):
         yield from chunks
+
+
+def _long_dictionaries(path: Path, metadata: pq.FileMetaData, encoded: dict[str, list[int]]) -> set[str]:
+    """The columns whose dictionary page, in some row group, holds a value longer than the column allows.
+
+    Only the dictionary page and one row are decoded. Where every dictionary value is within bounds, the
+    column is read as plain strings (fast: no hashing of the pages that fell back to plain encoding), and
+    its decoded size is at most rows x the bound, plus the plain pages the footer already bounded."""
+    if not encoded:
+        return set()
+    found: set[str] = set()
+    with pq.ParquetFile(path, metadata=metadata, read_dictionary=list(encoded)) as file:
+        for column, groups in encoded.items():
+            for group in groups:
+                batches = file.iter_batches(
+                    batch_size=1, row_groups=[group], columns=[column], use_threads=False
+                )
+                values = next(batches, None)
+                if values is None or not pa.types.is_dictionary(values.column(0).type):
+                    continue
+                longest = pc.max(pc.binary_length(values.column(0).dictionary)).as_py() or 0
+                if longest > MAX_BYTES[column]:
+                    found.add(column)
+                    break
+    return found
 
 
 def _as_dictionary(schema: pa.Schema, columns: list[str], expanding: set[str]) -> list[str]:

@@ -88,10 +88,13 @@ def test_a_dictionary_bomb_is_refused_before_expansion_within_300_mb(
     assert peak < PEAK_LIMIT_MB, f"peak RSS {peak} MB"
 
 
-def test_a_few_long_dictionary_ids_are_bad_rows_not_a_refused_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("arrow_schema", [True, False], ids=["arrow-schema", "parquet-only"])
+def test_a_few_long_dictionary_ids_are_bad_rows_not_a_refused_file(
+    tmp_path: Path, arrow_schema: bool
+) -> None:
     ids = pa.array(["ok-1", "y" * 300, "ok-2", "y" * 300]).dictionary_encode()
     table = pa.table({"loan_id": ids, "disbursed_on": ["2021-06-30"] * 4, "channel": ["online"] * 4})
-    pq.write_table(table, tmp_path / "few.parquet")
+    pq.write_table(table, tmp_path / "few.parquet", store_schema=arrow_schema)
     rows, good, rejected = _read(tmp_path / "few.parquet", "parquet")
     assert (rows, good) == (4, 2)
     assert [r.where for r in rejected] == ["row 2", "row 4"]
