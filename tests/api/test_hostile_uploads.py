@@ -85,3 +85,16 @@ def test_formula_products_from_a_file_come_out_of_the_csv_report_inert(client: T
         for cell in row:
             assert not cell.lstrip().startswith(("=", "+", "@")) and "\r" not in cell, cell
             assert not cell.lstrip().startswith("-") or cell.lstrip("-").replace(".", "").isdigit(), cell
+
+
+def test_one_invalid_utf8_byte_fails_one_row_of_a_job_not_the_job(client: TestClient) -> None:
+    body = (
+        b"loan_id,disbursed_on,channel\nU1,2021-06-30,online\nU\xff2,2021-06-30,online\n"
+        + b"U3,2021-06-30,online\n"
+    )
+    job = finished(client, upload(client, body, "utf8-job").headers["Location"])
+    assert job["state"] == "succeeded", job
+    assert (job["result"]["loans_counted"], job["result"]["rejected"]) == (
+        2,
+        [{"where": "line 3", "reason": "not valid UTF-8 text"}],
+    )

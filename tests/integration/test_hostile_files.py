@@ -226,3 +226,13 @@ def test_a_parquet_file_named_as_csv_is_refused_up_front_naming_both(tmp_path: P
     (tmp_path / "loans.parquet").write_text(HEADER + "a,2021-06-30,online,,\n")
     with pytest.raises(RequestError, match="looks like csv .* but was sent as parquet"):
         _read(tmp_path / "loans.parquet", "parquet")
+
+
+def test_parquet_text_that_is_not_utf8_is_a_bad_row_not_an_internal_error(tmp_path: Path) -> None:
+    products = pa.array([b"micro", b"micr\xff"], pa.binary()).view(pa.string())  # Parquet does not check
+    table = pa.table({"loan_id": ["a", "b"], "disbursed_on": ["2021-06-30"] * 2, "channel": ["online"] * 2,
+                      "product": products})  # fmt: skip
+    pq.write_table(table, tmp_path / "bytes.parquet")
+    rows, counted, rejected = _read(tmp_path / "bytes.parquet", "parquet")
+    assert (rows, counted) == (2, 1)
+    assert [r.where for r in rejected] == ["row 2"]
