@@ -9,8 +9,10 @@ Both formats carry a time-zone-aware start per point, an intensity as a decimal,
 Malformed data is a RequestError naming the line or point (an upload: the client can fix it). The
 provider is off unless a URL is configured; it is called as ``GET URL?region=&start=&end=`` and answers
 either format. Timeouts and connection errors and 5xx answers are retried with exponential backoff; a
-4xx, malformed data or the last failed attempt is an UpstreamError (HTTP 502). Answers are kept in a
-small in-memory cache for `cache_seconds`.
+4xx, malformed data or the last failed attempt is an UpstreamError (HTTP 502), which does not name the
+provider's address (the log does). The provider is asked for whole hours around the period wanted, and its
+answers are kept in a small in-memory cache for `cache_seconds`: callers whose clocks differ by seconds share
+one answer.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -35,9 +38,13 @@ from carbon.errors import CarbonError, RequestError, UpstreamError
 
 __all__ = ["GridIntensityProvider", "parse_series", "parse_series_csv", "parse_series_json"]
 
+_log = logging.getLogger("carbon.grid_intensity")
+
 MAX_POINTS = 10_000
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 _CSV_COLUMNS = ("start", "intensity", "unit")
+_HOUR = timedelta(hours=1)
+_Period = tuple[str, datetime, datetime]  # region, start, end
 
 
 def _moment(text: object, where: str) -> datetime:
@@ -155,7 +162,7 @@ class GridIntensityProvider:
         self._transport = transport
         self._sleep = sleep
         self._clock = clock
-        self._cache: OrderedDict[tuple[str, str, str], tuple[float, IntensitySeries]] = OrderedDict()
+        self._cache: OrderedDict[_Period, tuple[float, IntensitySeries]] = OrderedDict()
         self._lock = threading.Lock()
         self.requests_made = 0
 
@@ -168,29 +175,36 @@ class GridIntensityProvider:
 
     def fetch(self, region: str, start: datetime, end: datetime) -> IntensitySeries:
         """The series for `region` over [start, end], from the cache or the provider."""
-        key = (region, start.isoformat(), end.isoformat())
+        key = (region, *_whole_hours(start, end))
         cached = self._cached(key)
         if cached is not None:
             return cached
-        body, fmt = self._get({"region": region, "start": key[1], "end": key[2]})
+        body, fmt = self._get({"region": region, "start": key[1].isoformat(), "end": key[2].isoformat()})
         try:
             series = parse_series(body, fmt, region)
         except RequestError as error:
-            raise UpstreamError(
-                f"the grid-intensity provider at {self.where} sent malformed data: {error}"
-            ) from None
+            raise self._failed(f"sent malformed data: {error}") from None
         self._remember(key, series)
         return series
 
-    def _cached(self, key: tuple[str, str, str]) -> IntensitySeries | None:
+    def _cached(self, key: _Period) -> IntensitySeries | None:
+        """A live answer for the region whose period covers the one wanted; expired answers are dropped."""
+        region, start, end = key
         with self._lock:
-            found = self._cache.get(key)
-            if found is None or found[0] <= self._clock():
-                self._cache.pop(key, None)
-                return None
-            return found[1]
+            now = self._clock()
+            for expired in [k for k, (until, _) in self._cache.items() if until <= now]:
+                del self._cache[expired]
+            for (held_region, held_start, held_end), (_, series) in self._cache.items():
+                if held_region == region and held_start <= start and end <= held_end:
+                    return series
+            return None
 
-    def _remember(self, key: tuple[str, str, str], series: IntensitySeries) -> None:
+    def _failed(self, what: str, attempts: int = 1) -> UpstreamError:
+        """The error for the client, which does not say where the provider is; the log does."""
+        _log.warning("the grid-intensity provider at %s %s", self.where, what)
+        return UpstreamError(f"the grid-intensity provider {what}", attempts=attempts)
+
+    def _remember(self, key: _Period, series: IntensitySeries) -> None:
         if self.cache_seconds <= 0:
             return
         with self._lock:
@@ -219,13 +233,9 @@ class GridIntensityProvider:
                     failure = f"answered {status}"
                     continue
                 if status != 200:
-                    raise UpstreamError(f"the grid-intensity provider at {self.where} answered {status}",
-                                        attempts=attempt + 1)  # fmt: skip
+                    raise self._failed(f"answered {status}", attempts=attempt + 1)
                 return body, "csv" if "csv" in content_type else "json"
-        raise UpstreamError(
-            f"the grid-intensity provider at {self.where} {failure} ({attempts} attempt(s))",
-            attempts=attempts,
-        )
+        raise self._failed(f"{failure} ({attempts} attempt(s))", attempts=attempts)
 
     def _request(self, client: httpx.Client, params: dict[str, str]) -> tuple[int, str, bytes]:
         """One GET, reading at most MAX_RESPONSE_BYTES of the body."""
@@ -234,6 +244,14 @@ class GridIntensityProvider:
         with client.stream("GET", url, headers=headers) as response:
             body = b"".join(_capped(response.iter_bytes()))
             return response.status_code, response.headers.get("content-type", ""), body
+
+
+def _whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[start, end] widened to whole UTC hours (a provider's step is at most an hour): the period asked."""
+    first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    last = end.astimezone(UTC)
+    rounded = last.replace(minute=0, second=0, microsecond=0)
+    return first, rounded if rounded == last else rounded + _HOUR
 
 
 def _capped(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -230,3 +230,41 @@ def test_uploaded_series_errors_name_the_line() -> None:
         b'{"unit": "gCO2e/kWh", "points": [{"start": "2026-11-22T00:00:00Z", "intensity": 0.1}]}', "json"
     )
     assert numbers.values == (Fraction("0.1"),)  # a JSON number is read as its decimal text, never a float
+
+
+def test_callers_whose_clocks_differ_share_the_providers_hours(fake: FakeProvider) -> None:
+    fake.answers = [Answer(body=series_json(["530.6", "480", "410.25"]))]
+    client = GridIntensityProvider(fake.url, cache_seconds=300)
+    first = client.fetch("CN", T0 + timedelta(seconds=1), END - timedelta(minutes=20))
+    for now in (timedelta(seconds=2), timedelta(minutes=17), timedelta(minutes=59, seconds=59)):
+        assert client.fetch("CN", T0 + now, END - timedelta(minutes=20)) is first
+    assert (
+        client.fetch("CN", T0 + timedelta(minutes=5), END - timedelta(hours=1)) is first
+    )  # a nearer deadline
+    assert client.requests_made == 1
+    assert fake.seen[0]["start"] == [T0.isoformat()] and fake.seen[0]["end"] == [END.isoformat()]
+    assert client.fetch("CN", T0 + timedelta(hours=1, seconds=1), END) is first  # still within the period
+    client.fetch("CN", T0 + timedelta(seconds=4), END + timedelta(minutes=1))  # a later deadline: more hours
+    assert fake.seen[1]["end"] == [(END + timedelta(hours=1)).isoformat()]
+    client.fetch("JP", T0 + timedelta(seconds=3), END)  # and another region another answer
+    assert client.requests_made == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(status=503),
+        Answer(status=404),
+        Answer(body=b"{not json"),
+        Answer(body=series_json(["1"]), delay=1),
+    ],
+)
+def test_a_failed_provider_is_not_named_to_the_client(
+    fake: FakeProvider, answer: Answer, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.answers = [answer]
+    with pytest.raises(UpstreamError) as raised:
+        provider(fake.url, [], timeout=0.3, retries=1).fetch("CN", T0, END)
+    assert str(raised.value).startswith("the grid-intensity provider ")
+    assert "127.0.0.1" not in str(raised.value) and "/v1/intensity" not in str(raised.value)
+    assert "127.0.0.1" in caplog.text and "secret" not in caplog.text  # the operator's log says where
