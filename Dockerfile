@@ -47,7 +47,8 @@ ENV PATH=/opt/carbon/bin:$PATH \
 RUN useradd --system --user-group --uid 10001 --home-dir /var/lib/carbon --no-create-home \
         --shell /usr/sbin/nologin carbon \
     && mkdir -p /var/lib/carbon \
-    && chown carbon:carbon /var/lib/carbon
+    && chown carbon:carbon /var/lib/carbon \
+    && chmod 0700 /var/lib/carbon
 COPY --from=builder /opt/carbon /opt/carbon
 COPY --from=builder /src/factors /opt/carbon-factors
 # A release with a bad checksum, an overlap or an unknown unit fails the build here, not at start-up.

@@ -65,7 +65,7 @@ class SqlKeys:
 def read_or_create_secret(path: Path) -> bytes:
     """The secret in `path`, created once (0600, 32 random bytes as hex) when it does not exist."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
         descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:

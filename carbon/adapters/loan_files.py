@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -82,13 +83,16 @@ def count_rows(path: Path, fmt: str) -> int:
         try:
             return int(pq.ParquetFile(path).metadata.num_rows)
         except (pa.ArrowInvalid, OSError) as error:
-            raise RequestError(f"cannot read {path.name} as parquet: {str(error).splitlines()[0]}") from None
+            raise RequestError(f"cannot read {path.name} as parquet: {_reason(error, path)}") from None
     lines = 0
     last = b"\n"
-    with path.open("rb") as handle:
-        while block := handle.read(8 << 20):
-            lines += block.count(b"\n")
-            last = block[-1:]
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(8 << 20):
+                lines += block.count(b"\n")
+                last = block[-1:]
+    except OSError as error:
+        raise RequestError(f"cannot read {path.name}: {_reason(error, path)}") from None
     lines += last != b"\n"
     return max(lines - (fmt == "csv"), 0)
 
@@ -121,7 +125,17 @@ def read_loan_chunks(path: Path, fmt: FileFormat, chunk_rows: int = 1 << 20) -> 
         else:
             yield from parquet_chunks(path, chunk_rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as error:
-        raise RequestError(f"cannot read {path.name} as {fmt}: {str(error).splitlines()[0]}") from None
+        raise RequestError(f"cannot read {path.name} as {fmt}: {_reason(error, path)}") from None
+
+
+def _reason(error: Exception, path: Path) -> str:
+    """The first line of a reader's error, naming the file without the server's directories (an OSError
+    by its message alone)."""
+    text = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    text = (text.splitlines() or [type(error).__name__])[0]
+    for directory in {str(path.parent), str(path.resolve().parent)}:
+        text = text.replace(directory + os.sep, "")
+    return text
 
 
 # --- readers -----------------------------------------------------------------------------------------
