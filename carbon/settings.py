@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from carbon.services.keys import TENANT_PATTERN
 
@@ -55,6 +56,12 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
     queue_wait_seconds: float = Field(default=5.0, ge=0, le=300)
     request_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The HTTP edge: seconds for a request body to arrive (then 408), the Host names served ("*": any), the
+    # proxies whose X-Forwarded-For is believed (none), and whether open mode may listen beyond loopback.
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"], min_length=1)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    open_beyond_loopback: bool = False
     # Operations: JSON log lines (one object per line) and OpenTelemetry tracing (needs the otel extra).
     json_logs: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -69,6 +76,26 @@ class Settings(BaseSettings):
     def docs_enabled(self) -> bool:
         """CARBON_DOCS, else on only where keys are off (local development)."""
         return self.docs if self.docs is not None else self.auth == "open"
+
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """`a,b` in the environment; a list when given in code."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        """Addresses or networks (`10.0.0.5`, `10.0.0.0/8`), or `*` for every peer."""
+        for entry in value:
+            if entry != "*":
+                try:
+                    ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @property
     def key_secret_path(self) -> Path:

@@ -16,7 +16,9 @@ from carbon.adapters.key_store import SqlKeys, read_or_create_secret
 from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
+from carbon.api.auth import KeyGate
 from carbon.api.docs import install_docs
+from carbon.api.edge import AllowedHosts, BodyDeadline
 from carbon.api.job_metrics import CountedJobs
 from carbon.api.limits import ConcurrencyLimit, RateLimiter, RequestTimeout
 from carbon.api.observability import Metrics, install_observability
@@ -40,6 +42,7 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # database, key secret, uploads
         engine = create_ledger_engine(settings.resolved_database_url)
         upgrade(engine)
         ledger = SqlLedger(engine)
@@ -75,20 +78,26 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,  # a slash redirect would name the host the request claimed
     )
     if settings.docs_enabled:
         install_docs(app)
     install_problem_handlers(app)
     for module in (writes, ledger, jobs, factors, green, reports, health):
         app.include_router(module.router)
-    # Outermost last: request id and metrics around everything, then the timeout (a write that outlives it
-    # keeps its slot until done), then the concurrency slots, then the body limit.
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, streamed=("/v1/jobs",))
+    # Outermost last: request id and metrics around everything; then what is refused from the headers alone
+    # (a host not served, no valid key); then the body, read whole within its deadline and size, before the
+    # request takes anything; then the handler's timeout (a write that outlives it keeps its slot until
+    # done), then the concurrency slots.
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests,
                        wait=settings.queue_wait_seconds, exempt=UNLIMITED)  # fmt: skip
     app.add_middleware(
         RequestTimeout, seconds=settings.request_timeout_seconds, exempt=("/v1/jobs", *UNLIMITED)
     )
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, streamed=("/v1/jobs",))
+    app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds, streamed=("/v1/jobs",))
+    app.add_middleware(KeyGate)
+    app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts, exempt=("/healthz", "/readyz"))
     install_observability(app, json_logs=settings.json_logs, tracing=settings.tracing,
                           log_level=settings.log_level,
                           business_totals=settings.metrics_business_totals)  # fmt: skip
