@@ -97,7 +97,7 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, streamed=("/v1/jobs",))
     app.add_middleware(BodyDeadline, seconds=settings.body_timeout_seconds, streamed=("/v1/jobs",))
     app.add_middleware(KeyGate)
-    app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts, exempt=("/healthz", "/readyz"))
+    app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts, exempt=UNLIMITED)
     install_observability(app, json_logs=settings.json_logs, tracing=settings.tracing,
                           log_level=settings.log_level,
                           business_totals=settings.metrics_business_totals)  # fmt: skip

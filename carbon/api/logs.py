@@ -130,6 +130,8 @@ def configure_logging(json_logs: bool, level: str = "INFO") -> None:
     access = logging.getLogger("uvicorn.access")
     access.handlers = [logging.NullHandler()]
     access.propagate = False
+    # httpx logs each outgoing request's whole URL at INFO, and a provider's URL may carry its token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _incoming_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:

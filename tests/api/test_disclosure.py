@@ -4,16 +4,19 @@ in an error, and the data directory, database and key secret to other users of t
 from __future__ import annotations
 
 import json
+import logging
 import stat
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from carbon.adapters.grid_intensity import GridIntensityProvider
 from carbon.adapters.loan_files import count_rows, read_loan_chunks
 from carbon.adapters.sql_store import create_ledger_engine
 from carbon.api import create_app
@@ -22,6 +25,7 @@ from carbon.core.jobs import Job, JobState
 from carbon.settings import Settings
 from tests.api.test_jobs import finished
 from tests.conftest import SHIPPED_FACTORS
+from tests.keys import authorize
 
 
 def test_a_failed_statement_does_not_show_its_bound_parameters(settings: Settings) -> None:
@@ -74,3 +78,22 @@ def test_the_data_directory_database_and_secret_are_the_owners_alone(tmp_path: P
     assert _mode(data) == 0o700
     assert files["carbon.sqlite3"] == 0o600 and files["key-secret"] == 0o600
     assert all(mode == 0o600 for mode in files.values()), files  # -wal and -shm take the database's mode
+
+
+def test_the_service_log_does_not_carry_a_providers_token(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    configured = settings.model_copy(update={"grid_intensity_url": "http://grid.example/i?token=s3cret"})
+    points = [{"start": "2026-11-22T00:00:00Z", "intensity": "500"}]
+    answer = httpx.Response(200, json={"unit": "gCO2e/kWh", "points": points})
+    caplog.set_level(logging.DEBUG)
+    with TestClient(create_app(configured)) as client:
+        authorize(client)
+        client.app.state.grid_intensity = GridIntensityProvider(  # type: ignore[attr-defined]
+            configured.grid_intensity_url or "", transport=httpx.MockTransport(lambda _request: answer)
+        )
+        caplog.set_level(logging.DEBUG)  # what the app's logging lets through, at its most talkative
+        body = {"profile": {"steps": ["1"], "unit": "kWh"}, "deadline": "2026-11-22T01:00:00Z",
+                "now": "2026-11-22T00:00:00Z", "region": "CN"}  # fmt: skip
+        assert client.post("/v1/carbon-aware-windows", json=body).status_code == 200
+    assert "s3cret" not in caplog.text

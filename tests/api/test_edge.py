@@ -197,8 +197,9 @@ def test_a_host_that_is_not_allowed_gets_400(started: Callable[..., TestClient])
         assert refused.status_code == 400, host
         assert refused.headers["content-type"] == PROBLEM
         assert "host" in refused.json()["detail"]
-    # probes answer whatever host an orchestrator calls them by
-    assert client.get("/healthz", headers={"Host": "10.0.0.7:8000"}).status_code == 200
+    # probes and scrapes answer whatever host an orchestrator calls them by
+    for probe in ("/healthz", "/readyz", "/metrics"):
+        assert client.get(probe, headers={"Host": "10.0.0.7:8000"}).status_code == 200, probe
 
 
 def test_every_host_is_served_by_default(client: TestClient) -> None:
