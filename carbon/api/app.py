@@ -129,13 +129,16 @@ GUARD_STATUSES = (401, 403, 429, 503, 504)  # no key, wrong role, rate, concurre
 
 
 def _document_guarded(schema: dict[str, Any]) -> None:
-    """Every operation behind an API key can also answer with the access and limit problems."""
+    """Every operation behind an API key can also answer with the access and limit problems, and one that
+    takes a body with 408 when the body is too slow to arrive."""
     guarded = {str(status): documented for status, documented in error_responses(*GUARD_STATUSES).items()}
+    slow_body = {str(status): documented for status, documented in error_responses(408).items()}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if isinstance(operation, dict) and operation.get("security"):
                 responses = operation.setdefault("responses", {})
-                for status, documented in guarded.items():
+                extra = slow_body if "requestBody" in operation else {}
+                for status, documented in {**guarded, **extra}.items():
                     responses.setdefault(status, documented)
 
 

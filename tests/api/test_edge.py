@@ -204,3 +204,14 @@ def test_a_host_that_is_not_allowed_gets_400(started: Callable[..., TestClient])
 
 def test_every_host_is_served_by_default(client: TestClient) -> None:
     assert client.get("/v1/totals", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_operations_that_take_a_body_document_the_408(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    operations = [op for ops in paths.values() for op in ops.values() if op.get("security")]
+    with_body = [op for op in operations if "requestBody" in op]
+    assert with_body and all("408" in op["responses"] for op in with_body)
+    assert all("408" not in op["responses"] for op in operations if "requestBody" not in op)
+    assert paths["/v1/loan-batches"]["post"]["responses"]["408"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }

@@ -556,8 +556,15 @@ def test_windows_fetched_from_the_configured_provider(
 def test_the_new_operations_are_documented(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     windows = set(paths["/v1/carbon-aware-windows"]["post"]["responses"])
-    assert windows == {"200", "400", "413", "422", "502", *GUARDED}
-    assert set(paths["/v1/loan-intensity"]["post"]["responses"]) == {"200", "400", "413", "422", *GUARDED}
+    assert windows == {"200", "400", "408", "413", "422", "502", *GUARDED}
+    assert set(paths["/v1/loan-intensity"]["post"]["responses"]) == {
+        "200",
+        "400",
+        "408",
+        "413",
+        "422",
+        *GUARDED,
+    }
     request = paths["/v1/energy-savings"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert request == {"$ref": "#/components/schemas/EnergySavingRequest"}
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
