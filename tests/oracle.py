@@ -36,12 +36,17 @@ class OracleFactor:
     version: int
     release: str
     activity: str
-    value: Decimal
+    value_text: str
     unit: str
     region: str
     valid_from: date
     valid_to: date | None
     method: str | None
+
+    @property
+    def value(self) -> Decimal:
+        """Read when used: the shipped releases hold expressions this oracle need not parse."""
+        return _value(self.value_text)
 
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -77,7 +82,7 @@ class Oracle:
             self.factors[release] = [
                 OracleFactor(
                     id=row["id"], version=int(row["version"]), release=release, activity=row["activity"],
-                    value=_value(row["value"]), unit=row["unit"], region=row["region"],
+                    value_text=row["value"], unit=row["unit"], region=row["region"],
                     valid_from=date.fromisoformat(row["valid_from"]),
                     valid_to=date.fromisoformat(row["valid_to"]) if row["valid_to"] else None,
                     method=row["method"] or None,

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import Table, create_engine, select
 from typer.testing import CliRunner
 
+from carbon.adapters.schema import entries, entry_lines, loan_claims
 from carbon.api import create_app
 from carbon.cli import app
 from carbon.settings import Settings, get_settings
@@ -103,22 +104,20 @@ def test_calculate_loans_file_json_equals_the_oracle(tmp_path: Path, release: st
     assert {r["region"]: mg(r["amount"]) for r in view["by_region"]} == dict(expected.by_region)
 
 
-def ledger_rows(url: str) -> tuple[dict[str, tuple[int, str | None, str | None]], list[Any]]:
-    """Each counted loan's (mg, product, region) and every entry line, read straight from the tables."""
-    from carbon.adapters.schema import entry_lines, loan_claims
-    from carbon.adapters.sql_store import create_ledger_engine
-
-    engine = create_ledger_engine(url) if url.startswith("sqlite") else create_engine(_psycopg(url))
+def table(url: str, which: Table) -> list[Any]:
+    """Every row of a ledger table, read straight from the database."""
+    engine = create_engine(_psycopg(url))
     try:
         with engine.connect() as connection:
-            claims = {
-                row.loan_id: (int(row.mg), row.product, row.region)
-                for row in connection.execute(select(loan_claims))
-            }
-            lines = list(connection.execute(select(entry_lines)))
+            return list(connection.execute(select(which)))
     finally:
         engine.dispose()
-    return claims, lines
+
+
+def ledger_rows(url: str) -> tuple[dict[str, tuple[int, str | None, str | None]], list[Any]]:
+    """Each counted loan's (mg, product, region) and every entry line."""
+    claims = {row.loan_id: (int(row.mg), row.product, row.region) for row in table(url, loan_claims)}
+    return claims, table(url, entry_lines)
 
 
 def _psycopg(url: str) -> str:
@@ -136,6 +135,7 @@ def assert_ledger_equals(url: str, expected: LoanFigures, report: dict[str, Any]
     assert dict(by_region) == dict(expected.by_region)
     priced = [line for line in lines if line.activity == "online_loan"]
     assert {line.factor_release for line in priced} == {expected.release}
+    assert {row.factor_release for row in table(url, entries)} == {expected.release}
     per_day: dict[tuple[date, str], int] = defaultdict(int)
     for line in priced:
         per_day[(line.activity_date, line.factor_id)] += int(line.mg)
@@ -222,3 +222,25 @@ def test_per_batch_posting_records_what_the_oracle_says(
         total += mg(response.json()["avoided"])
     assert total == expected.total
     assert_ledger_equals(db_url, expected, http_report(client))
+
+
+def test_a_file_counts_again_the_loans_a_reversal_released(
+    client: TestClient, cli_env: None, db_url: str, tmp_path: Path
+) -> None:
+    """The released loans get the next claim number and the oracle's milligrams; the others claim 0."""
+    first = [{k: v for k, v in loan.items() if v} for loan in LOANS[:300]]
+    batch = client.post("/v1/loan-batches", json={"batch_id": "early", "loans": first},
+                        headers={"Idempotency-Key": "early"})  # fmt: skip
+    assert batch.status_code == 201, batch.text
+    reversal = client.post(f"/v1/ledger/entries/{batch.json()['entry_id']}/reversal",
+                           headers={"Idempotency-Key": "undo-early"})  # fmt: skip
+    assert reversal.status_code == 201, reversal.text
+    body = carbon("ingest", str(write(tmp_path / "loans.csv", LOANS, "csv")), "--json", "--unit", "mgCO2e")
+    expected = ORACLE.loans(LOANS)
+    assert (body["loans_counted"], mg(body["avoided"])) == (expected.counted, expected.total)
+    claims = [row for row in table(db_url, loan_claims) if row.entry_id == body["entry_id"]]
+    assert {row.loan_id: int(row.mg) for row in claims} == expected.per_loan
+    released = {loan["loan_id"] for loan in LOANS[:300]}
+    assert {row.loan_id: row.claim for row in claims} == {
+        loan: int(loan in released) for loan in expected.per_loan
+    }
