@@ -108,6 +108,26 @@ def test_green_computing_savings_use_the_release_asked_for(client: TestClient, r
     assert result["factor_release"] == factor.release
     if release == PINNED:
         assert mg(result["avoided"]) == 21_883_630_000_000  # the published 21,883.63 t, exactly
+    entry = client.get(f"/v1/ledger/entries/{result['entry_id']}").json()
+    assert [line["factor"] for line in entry["lines"]] == [
+        {"id": factor.id, "version": factor.version, "release": factor.release}
+    ]
+    assert entry["factor_release"] == factor.release
+
+
+def test_a_reversal_keeps_the_release_and_is_made_once(client: TestClient) -> None:
+    loans = [{"loan_id": "R1", "disbursed_on": "2021-07-16", "channel": "online", "region": "CN-ZJ"}]
+    batch = post(client, "/v1/loan-batches", {"batch_id": "r", "loans": loans, "factor_release": PINNED})
+    path = f"/v1/ledger/entries/{batch['entry_id']}/reversal"
+    first = client.post(path, params={"unit": "mgCO2e"}, headers={"Idempotency-Key": "undo-1"})
+    again = client.post(path, params={"unit": "mgCO2e"}, headers={"Idempotency-Key": "undo-2"})
+    assert (first.status_code, again.status_code) == (201, 200), (first.text, again.text)
+    assert again.json()["entry_id"] == first.json()["entry_id"]
+    reversal = first.json()
+    assert (reversal["reverses"], reversal["factor_release"]) == (batch["entry_id"], PINNED)
+    factor = ORACLE.factor("online_loan", "CN-ZJ", date(2021, 7, 16), PINNED)
+    assert mg(reversal["amount"]) == -ORACLE.mg(1, "loan", factor) == -41_234
+    assert [line["factor"]["release"] for line in reversal["lines"]] == [PINNED]
 
 
 def canonical_digest(url: str, start: date, end: date) -> tuple[str, int]:

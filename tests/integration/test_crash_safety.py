@@ -6,12 +6,14 @@ was acknowledged, leave part of one (an entry without all its lines, a key witho
 reverse), or let a retry under the same key count its loans again. The checks:
 
 1. after the last restart, every acknowledged batch is in the ledger as acknowledged, every entry is
-   whole (amount = loans counted x 34,800 mg, lines add up), the avoided total is the sum of the entries;
+   whole (each line = its loans x the oracle's price of its factor, lines add up), the avoided total is
+   the sum of the entries;
 2. resending every batch under its original key and body replays the first response of each
    acknowledged one byte for byte; an unacknowledged one either replays an entry that was already there
    (committed before the kill) or is recorded now;
-3. then the avoided total is exactly 34,800 mg per distinct loan id ever sent, each loan id is counted
-   by exactly one batch, and resending everything again changes nothing.
+3. then the avoided total is exactly what the independent oracle (tests/oracle.py) gives the distinct
+   loan ids ever sent (each with its own day and province, priced under the varied test release), each
+   loan id is counted by exactly one batch, and resending everything again changes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +36,13 @@ import pytest
 
 from carbon.core.access import Role
 from tests.backends import BACKENDS, database_url
-from tests.conftest import SHIPPED_FACTORS
 from tests.integration.serverproc import ServerProcess
 from tests.keys import TEST_SECRET, issue_in_database
+from tests.oracle import EDGE_DAYS, REGIONS, VARIED_FACTORS, Oracle
 
 log = logging.getLogger(__name__)
 
-MG_PER_LOAN = 34_800  # mybank.online_loan.2021: 34.80 gCO2e per online loan disbursed in 2021
+ORACLE = Oracle()
 WRITE_PATH = "/v1/loan-batches?unit=mgCO2e"  # the query is part of what the key protects: never vary it
 KILLS = 5
 WORKERS = 3
@@ -70,8 +73,23 @@ def _json(content: bytes) -> dict[str, Any]:
     return data
 
 
+def _where(loan_id: str) -> tuple[str, str]:
+    """A loan's day and region, fixed by its id: a reused id comes back on the same day, in the same place."""
+    n = int(loan_id.rsplit("-", 1)[1])
+    return EDGE_DAYS[n % len(EDGE_DAYS)], REGIONS[(n // len(EDGE_DAYS)) % len(REGIONS)] or "CN"
+
+
+def _price(loan_id: str) -> int:
+    """The oracle's milligrams for one online loan, under the current varied release."""
+    day, region = _where(loan_id)
+    return ORACLE.mg(1, "loan", ORACLE.factor("online_loan", region, date.fromisoformat(day)))
+
+
 def _body(batch_id: str, loan_ids: list[str]) -> bytes:
-    loans = ",".join(f'{{"loan_id":"{i}","disbursed_on":"2021-06-30","channel":"online"}}' for i in loan_ids)
+    loans = ",".join(
+        '{{"loan_id":"{}","disbursed_on":"{}","region":"{}","channel":"online"}}'.format(i, *_where(i))
+        for i in loan_ids
+    )
     return f'{{"batch_id":"{batch_id}","loans":[{loans}]}}'.encode()
 
 
@@ -132,7 +150,8 @@ def _check_ack(batch: Batch) -> None:
     assert data["loans_received"] == len(batch.loan_ids)
     assert data["loans_counted"] + len(data["duplicates"]) == len(batch.loan_ids), data
     assert set(data["duplicates"]) <= set(batch.loan_ids), batch.batch_id
-    assert data["avoided"] == {"value": str(data["loans_counted"] * MG_PER_LOAN), "unit": "mgCO2e"}, data
+    counted = set(batch.loan_ids) - set(data["duplicates"])
+    assert data["avoided"] == {"value": str(sum(map(_price, counted))), "unit": "mgCO2e"}, data
 
 
 def _stream_then_kill(server: ServerProcess, source: BatchSource, rng: random.Random) -> int:
@@ -178,16 +197,23 @@ def _avoided_total(client: httpx.Client) -> tuple[int, int]:
 
 
 def _counted(entry: dict[str, Any]) -> int:
-    """Loans an entry counted, checking it is whole: each line and the entry are 34,800 mg a loan."""
+    """Loans an entry counted, checking it is whole: each line is its loans x the oracle's price."""
     assert entry["kind"] == "loan_batch" and entry["book"] == "avoided", entry["entry_id"]
     assert entry["reverses"] is None, entry["entry_id"]
-    loans = 0
+    loans = amount = 0
     for line in entry["lines"]:
         quantity = int(line["quantity"]["value"])
         assert line["activity"] == "online_loan" and line["quantity"]["unit"] == "loan", line
-        assert int(line["amount"]["value"]) == quantity * MG_PER_LOAN, (entry["entry_id"], line)
+        assert line["factor"]["release"] == ORACLE.current, line
+        [factor] = [f for f in ORACLE.factors[ORACLE.current] if f.id == line["factor"]["id"]]
+        assert factor.valid_on(date.fromisoformat(line["activity_date"])), line
+        assert int(line["amount"]["value"]) == quantity * ORACLE.mg(1, "loan", factor), (
+            entry["entry_id"],
+            line,
+        )
         loans += quantity
-    assert int(entry["amount"]["value"]) == loans * MG_PER_LOAN, (entry["entry_id"], loans, entry["amount"])
+        amount += int(line["amount"]["value"])
+    assert int(entry["amount"]["value"]) == amount, (entry["entry_id"], amount, entry["amount"])
     return loans
 
 
@@ -253,7 +279,7 @@ def _check_first_resend(batches: list[Batch], before: dict[str, dict[str, Any]],
 
 
 def _check_exact(client: httpx.Client, batches: list[Batch], resend: Resend) -> None:
-    """Each distinct loan id counted by exactly one batch; the total is 34,800 mg per loan id."""
+    """Each distinct loan id counted by exactly one batch; the total is the oracle's price of each, once."""
     distinct = {loan_id for b in batches for loan_id in b.loan_ids}
     counted_by: dict[str, str] = {}
     for batch in batches:
@@ -267,7 +293,7 @@ def _check_exact(client: httpx.Client, batches: list[Batch], resend: Resend) -> 
     entries = _check_whole(client, batches)
     final_ids = {_json(c)["entry_id"] for c in resend.responses.values()}
     assert set(entries) == final_ids, "an entry that no batch answers with, or a batch answered twice"
-    assert _avoided_total(client)[0] == MG_PER_LOAN * len(distinct)
+    assert _avoided_total(client)[0] == sum(map(_price, distinct))
 
 
 def _verify_after_last_restart(client: httpx.Client, batches: list[Batch]) -> tuple[int, int]:
@@ -304,7 +330,7 @@ def test_sigkill_while_streaming_loses_no_acknowledged_write_and_counts_nothing_
     starts = 0
     with database_url(backend, tmp_path) as url:
         env = {
-            "CARBON_FACTORS_DIR": str(SHIPPED_FACTORS),
+            "CARBON_FACTORS_DIR": str(VARIED_FACTORS),
             "CARBON_DATA_DIR": str(tmp_path / "data"),
             "CARBON_DATABASE_URL": url,
             "CARBON_KEY_SECRET": TEST_SECRET,

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.load_test import main
+from benchmarks.load_test import DAYS, main
+from tests.conftest import SHIPPED_FACTORS
+from tests.oracle import Oracle
 
 RATE = 5.0
 
@@ -28,6 +30,20 @@ def test_a_short_load_run_has_no_errors_agrees_with_the_ledger_and_stops_cleanly
     assert load["requests_sent"] == load["requests_scheduled"] == 30
     assert summary["ledger"]["agrees"], summary["ledger"]
     assert summary["ledger"]["found"]["loans"] == 30 * 200
+    # The ledger against amounts computed here, not against what the server acknowledged: every batch is
+    # 200 loans over DAYS, each fifth one a branch loan, priced by the oracle under the shipped factors.
+    batch = [
+        {
+            "loan_id": str(i),
+            "disbursed_on": DAYS[i % len(DAYS)],
+            "channel": "online" if i % 5 != 4 else "branch",
+        }
+        for i in range(200)
+    ]
+    per_batch = Oracle(SHIPPED_FACTORS).loans(batch).total
+    assert per_batch == 160 * 34_800
+    found = summary["ledger"]["found"]
+    assert (found["mg_totals_delta"], found["mg_entries"]) == (str(30 * per_batch), str(30 * per_batch))
     assert RATE * 0.6 <= load["throughput_batches_per_s"] <= RATE * 1.2
     assert load["throughput_loans_per_s"] == pytest.approx(load["throughput_batches_per_s"] * 200, rel=0.01)
     assert summary["shutdown"]["clean"]
