@@ -18,6 +18,7 @@ reverse), or let a retry under the same key count its loans again. The checks:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -79,6 +80,7 @@ def _where(loan_id: str) -> tuple[str, str]:
     return EDGE_DAYS[n % len(EDGE_DAYS)], REGIONS[(n // len(EDGE_DAYS)) % len(REGIONS)] or "CN"
 
 
+@functools.cache
 def _price(loan_id: str) -> int:
     """The oracle's milligrams for one online loan, under the current varied release."""
     day, region = _where(loan_id)
