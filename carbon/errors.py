@@ -23,7 +23,9 @@ Our exception hierarchy::
     │   └── PermissionDeniedError         a valid key without the role the operation needs
     ├── LimitError
     │   ├── RateLimitedError              a key over its request rate (retry after `retry_after` s)
+    │   ├── QuotaExceededError            a tenant's unfinished jobs hold its job or upload quota
     │   └── OverloadedError               the service at its concurrency limit (retry after `retry_after` s)
+    ├── InsufficientStorageError          too little free disk space to accept an upload
     └── IdempotencyError
         ├── IdempotencyKeyReusedError     the same key sent with another request
         └── RequestInFlightError          the same key while its first request still runs
@@ -47,6 +49,7 @@ __all__ = [
     "FactorValidationError",
     "IdempotencyError",
     "IdempotencyKeyReusedError",
+    "InsufficientStorageError",
     "LimitError",
     "NotFoundError",
     "OverloadedError",
@@ -54,6 +57,7 @@ __all__ = [
     "PermissionDeniedError",
     "Problem",
     "QuantityError",
+    "QuotaExceededError",
     "RateLimitedError",
     "ReleaseNotFoundError",
     "RequestError",
@@ -209,8 +213,16 @@ class RateLimitedError(LimitError):
     """The key has sent more requests than its rate allows."""
 
 
+class QuotaExceededError(LimitError):
+    """The tenant's queued and running jobs hold all the jobs or upload bytes it may hold at once."""
+
+
 class OverloadedError(LimitError):
     """Every request slot is busy."""
+
+
+class InsufficientStorageError(CarbonError):
+    """The service's disk has too little free space to take an upload now."""
 
 
 class IdempotencyError(CarbonError):

@@ -32,7 +32,17 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_loans_per_batch: int = Field(default=10_000, ge=1, le=1_000_000)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    # Jobs: one upload's size; per tenant, the bytes uploads of unfinished jobs may hold and how many jobs
+    # may be queued or running; free disk space an upload must leave; the lease a running job's replica
+    # renews, how often a job is taken over after its process died before it fails, and days a
+    # rejected-rows report stays.
+    max_upload_bytes: int = Field(default=256 * 1024**2, ge=1024)
+    upload_quota_bytes: int = Field(default=1024**3, ge=1024)
+    max_jobs_per_tenant: int = Field(default=4, ge=1, le=1000)
+    min_free_disk_bytes: int = Field(default=512 * 1024**2, ge=0)
+    job_lease_seconds: float = Field(default=30.0, ge=0.3, le=3600)
+    job_max_resumes: int = Field(default=2, ge=0, le=100)
+    job_report_days: int = Field(default=30, ge=1, le=3650)
     default_loan_region: str = Field(default="CN", pattern=r"^(GLOBAL|[A-Z]{2}(-[A-Z0-9]{1,10}){0,2})$")
     # Grid-intensity provider for carbon-aware windows: off (None) unless configured, so nothing leaves the
     # network unasked. The URL is called with ?region=&start=&end= (ISO 8601).

@@ -1,4 +1,5 @@
-"""The ledger's tables (SQLAlchemy Core). Rows are inserted, never updated or deleted."""
+"""The ledger's tables (SQLAlchemy Core). Ledger rows are inserted, never updated or deleted; jobs and
+their files are working state, not ledger data."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -24,6 +26,7 @@ __all__ = [
     "entry_details",
     "entry_lines",
     "idempotency_keys",
+    "job_files",
     "jobs",
     "loan_claims",
     "loan_releases",
@@ -124,7 +127,24 @@ jobs = Table(
     Column("error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("owner", String(80)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("upload_bytes", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("tenant", "idempotency_key", name="uq_jobs_tenant_key"),
+)
+Index("ix_jobs_state", jobs.c.state)
+Index("ix_jobs_tenant_state", jobs.c.tenant, jobs.c.state)
+
+# A job's upload (kind "upload", deleted when the job ends) and its rejected-rows report (kind "rejected"),
+# in parts of at most a mebibyte, so every replica reads them and a file is never held whole in memory.
+job_files = Table(
+    "job_files",
+    metadata,
+    Column("job_id", String(40), ForeignKey("jobs.job_id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("part", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )
 
 entry_details = Table(

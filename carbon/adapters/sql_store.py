@@ -295,6 +295,11 @@ class SqlWrite:
         self._connection = connection
         self._tenant = tenant
 
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection: what else must commit with this write (a job's final state)."""
+        return self._connection
+
     def stored_response(self, key: str) -> StoredResponse | None:
         """The response first given for this idempotency key, if any."""
         row = self._connection.execute(

@@ -16,6 +16,7 @@ from carbon.adapters.key_store import SqlKeys, read_or_create_secret
 from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
+from carbon.adapters.work_dir import WorkDir, adopt_legacy_job_files
 from carbon.api.auth import KeyGate
 from carbon.api.docs import install_docs
 from carbon.api.edge import AllowedHosts, BodyDeadline
@@ -28,7 +29,7 @@ from carbon.api.schemas import Problem
 from carbon.api.state import AppState, count_recorded
 from carbon.core.columnar import LoanChunk
 from carbon.registry import FactorRegistry, load_registry
-from carbon.services.jobs import JobFiles, JobRunner
+from carbon.services.jobs import JobPolicy, JobRunner
 from carbon.settings import Settings
 
 __all__ = ["create_app", "load_key_secret"]
@@ -47,13 +48,16 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         upgrade(engine)
         ledger = SqlLedger(engine)
         metrics: Metrics = app.state.metrics
-        runner = JobRunner(CountedJobs(engine, metrics), ledger, loaded, JobFiles(settings.data_dir / "jobs"),
+        job_store = CountedJobs(engine, metrics)
+        work = WorkDir(settings.data_dir / "work").open()
+        adopt_legacy_job_files(settings.data_dir / "jobs", job_store)
+        runner = JobRunner(job_store, ledger, loaded, work.path,
                            read_chunks=_read_chunks, count_rows=count_rows,
-                           default_region=settings.default_loan_region,
+                           default_region=settings.default_loan_region, policy=job_policy(settings),
                            on_recorded=partial(count_recorded, metrics),
                            on_rows=metrics.job_rows)  # fmt: skip
         app.state.carbon = AppState(
-            settings=settings, registry=loaded, ledger=ledger, jobs=runner, keys=SqlKeys(engine),
+            settings=settings, registry=loaded, ledger=ledger, jobs=runner, work=work, keys=SqlKeys(engine),
             key_secret=load_key_secret(settings),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             failures=_failure_limiter(settings.auth_failures_per_minute),
@@ -62,13 +66,14 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         if settings.auth == "open":
             _log.warning("CARBON_AUTH=open: every request acts as tenant %r with every role; "
                          "for local development only", settings.open_tenant)  # fmt: skip
-        runner.resume()
+        runner.start()
         gc.collect()
         gc.freeze()  # long-lived start-up objects leave the collector's young generations: steadier p99
         try:
             yield
         finally:
             runner.shutdown()
+            work.close()
             engine.dispose()
 
     app = FastAPI(
@@ -110,6 +115,11 @@ def _failure_limiter(per_minute: int) -> RateLimiter:
     second."""
     return RateLimiter(per_minute / 60, max(1, per_minute),
                        subject="requests without a valid API key from this address")  # fmt: skip
+
+
+def job_policy(settings: Settings) -> JobPolicy:
+    """The jobs' lease, resume limit and report retention from the settings."""
+    return JobPolicy(settings.job_lease_seconds, settings.job_max_resumes, settings.job_report_days)
 
 
 def load_key_secret(settings: Settings) -> bytes:

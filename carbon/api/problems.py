@@ -19,11 +19,13 @@ from carbon.errors import (
     AuthenticationError,
     CarbonError,
     IdempotencyKeyReusedError,
+    InsufficientStorageError,
     LimitError,
     NotFoundError,
     OverloadedError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    QuotaExceededError,
     RequestInFlightError,
     UpstreamError,
 )
@@ -72,6 +74,8 @@ def _carbon_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
         return 413, "body-too-large", {}
     if isinstance(error, UpstreamError):
         return 502, "upstream", {}
+    if isinstance(error, InsufficientStorageError):
+        return 507, "insufficient-storage", {}
     slug = type(error).__name__.removesuffix("Error").lower() or "carbon"
     return 422, slug, {}
 
@@ -88,6 +92,8 @@ def _access_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
     retry_after = str(max(1, math.ceil(error.retry_after)))
     if isinstance(error, OverloadedError):
         return 503, "overloaded", {"Retry-After": retry_after}
+    if isinstance(error, QuotaExceededError):
+        return 429, "quota-exceeded", {"Retry-After": retry_after}
     return 429, "rate-limited", {"Retry-After": retry_after}
 
 

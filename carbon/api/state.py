@@ -14,6 +14,7 @@ from fastapi import Request, Response
 
 from carbon.adapters.key_store import SqlKeys
 from carbon.adapters.sql_store import SqlLedger
+from carbon.adapters.work_dir import WorkDir
 from carbon.api.limits import RateLimiter
 from carbon.api.observability import Metrics
 from carbon.core.jobs import Job
@@ -66,6 +67,7 @@ class AppState:
     registry: FactorRegistry
     ledger: SqlLedger
     jobs: JobRunner
+    work: WorkDir
     keys: SqlKeys
     key_secret: bytes
     limiter: RateLimiter

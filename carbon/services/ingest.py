@@ -47,8 +47,13 @@ def record_loan_file(
     keep_rejected: int = 100,
     progress: Callable[[int], None] | None = None,
     rejected_sink: Callable[[list[Rejected]], None] | None = None,
+    settle: Callable[[LedgerWrite, Outcome], None] | None = None,
 ) -> Outcome:
-    """Record every good, new loan of a file; bad rows are reported, duplicates are not counted."""
+    """Record every good, new loan of a file; bad rows are reported, duplicates are not counted.
+
+    `settle` runs last inside the write's transaction (a job's final state commits with its entry); if it
+    raises, nothing is recorded. A replay does not call it.
+    """
     parse_unit(unit)
     with store.write(ctx.tenant) as tx:
         replay = replay_or_none(tx, ctx)
@@ -67,8 +72,11 @@ def record_loan_file(
                             ctx.request_checksum, tuple(lines), factor_release=result.release)  # fmt: skip
         tx.append(entry)
         _claim(tx, entry_id, open_chunks(), result.counted_mask, reclaims, factors)
-        outcome = Outcome(201, _body(result, reference, entry_id, unit))
-        return store_outcome(tx, ctx, outcome, entry, result.loans_counted)
+        outcome = store_outcome(tx, ctx, Outcome(201, _body(result, reference, entry_id, unit)), entry,
+                                result.loans_counted)  # fmt: skip
+        if settle is not None:
+            settle(tx, outcome)
+        return outcome
 
 
 def _ledger_check(tx: LedgerWrite, reclaims: dict[str, int]) -> Callable[[Any], npt.NDArray[np.bool_]]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Protocol
+from typing import IO, Protocol
 
 from carbon.core.access import ApiKey
 from carbon.core.inventory import ActivityLine, BookLine
@@ -13,7 +13,9 @@ from carbon.core.jobs import Job, JobState
 from carbon.core.ledger import LedgerEntry, LoanClaim, LoanClaimColumns, LoanStatus, StoredResponse
 from carbon.core.model import Book
 
-__all__ = ["JobStore", "KeyStore", "LedgerReader", "LedgerStore", "LedgerWrite", "ReportReader"]
+__all__ = ["Admit", "JobStore", "KeyStore", "LedgerReader", "LedgerStore", "LedgerWrite", "ReportReader"]
+
+Admit = Callable[[int, int], None]  # (a tenant's unfinished jobs, bytes their uploads hold): raises to refuse
 
 
 class LedgerWrite(Protocol):
@@ -87,26 +89,42 @@ class LedgerStore(LedgerReader, Protocol):
 
 
 class JobStore(Protocol):
-    """Where jobs and their states are kept."""
+    """Where jobs, their leases, uploads and reports are kept (every replica sees the same)."""
 
-    def create(self, job: Job) -> Job: ...
+    def create(self, job: Job, upload: IO[bytes] | None = None, admit: Admit | None = None) -> Job: ...
 
     def get(self, tenant: str, job_id: str) -> Job | None: ...
 
-    def unfinished(self) -> list[Job]: ...
+    def by_key(self, tenant: str, key: str) -> Job | None: ...
+
+    def usage(self, tenant: str) -> tuple[int, int]: ...
 
     def count_by_state(self) -> dict[str, int]: ...
 
-    def set_state(
+    def claim_next(self, owner: str, lease_seconds: float) -> Job | None: ...
+
+    def renew(
+        self, job_id: str, owner: str, lease_seconds: float, *, rows_processed: int, rows_total: int | None
+    ) -> bool: ...
+
+    def settle(
         self,
         job_id: str,
+        owner: str,
         state: JobState,
         *,
-        rows_processed: int | None = None,
-        rows_total: int | None = None,
+        rows_processed: int,
         result: str | None = None,
         error: str | None = None,
-    ) -> None: ...
+        report: IO[bytes] | None = None,
+        within: object | None = None,
+    ) -> bool: ...
+
+    def read_upload(self, job_id: str, into: IO[bytes]) -> int: ...
+
+    def report(self, tenant: str, job_id: str) -> Iterator[bytes] | None: ...
+
+    def drop_reports(self, finished_before: datetime) -> int: ...
 
 
 class KeyStore(Protocol):

@@ -5,21 +5,22 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from carbon.api.auth import Reader, Submitter
 from carbon.api.problems import error_responses
 from carbon.api.routes.writes import IdempotencyKey
 from carbon.api.schemas import JobOut
 from carbon.api.state import AppState, app_state
-from carbon.core.jobs import Job, JobState
-from carbon.core.upload_format import SNIFF_BYTES, check_file_start
-from carbon.errors import IdempotencyKeyReusedError, NotFoundError, PayloadTooLargeError, RequestError
+from carbon.api.uploads import check_free_space, declared_length, job_limits, receive
+from carbon.core.jobs import Job, JobState, admit_upload
+from carbon.errors import IdempotencyKeyReusedError, NotFoundError, RequestError
 
 __all__ = ["router"]
 
@@ -50,34 +51,11 @@ _REPORT_RESPONSES[200] = {
 }
 
 
-async def _receive(request: Request, target: Path, limit: int, fmt: str) -> tuple[str, int]:
-    """Stream the body to a file, refusing it past `limit` bytes, or as soon as its first bytes say another
-    format than `fmt`; return its SHA-256 and size."""
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    with target.open("wb") as out:
-        async for block in request.stream():
-            if len(head) < SNIFF_BYTES:
-                head += block[: SNIFF_BYTES - len(head)]
-                if len(head) >= SNIFF_BYTES:
-                    check_file_start(head, fmt, "the upload")
-            size += len(block)
-            if size > limit:
-                raise PayloadTooLargeError(f"upload larger than {limit} bytes")
-            digest.update(block)
-            out.write(block)
-    if size == 0:
-        raise RequestError("the upload is empty")
-    check_file_start(head, fmt, "the upload")
-    return digest.hexdigest(), size
-
-
 @router.post(
     "/jobs",
     status_code=202,
     response_model=JobOut,
-    responses=error_responses(400, 409, 413, 422),
+    responses=error_responses(400, 409, 413, 422, 429, 507),
     openapi_extra={"requestBody": _BODY},
     summary="Upload a loan file to record in the background",
 )
@@ -91,38 +69,30 @@ async def post_job(
 ) -> dict[str, Any]:
     """202 with `Location: /v1/jobs/{id}`; the same key and file answer with the same job."""
     fmt = _format(request, file_format)
+    settings, store = state.settings, state.jobs.jobs
+    limits, declared = job_limits(settings), declared_length(request) or 0
+    existing = await run_in_threadpool(store.by_key, caller.tenant, key)
+    if existing is None:  # a retry of an accepted upload is answered whatever the quota says now
+        admit_upload(limits, declared, *await run_in_threadpool(store.usage, caller.tenant))
+    check_free_space(state.work.path, declared, settings.min_free_disk_bytes)
     job_id = "j_" + uuid.uuid4().hex
-    upload = state.jobs.files.upload(job_id, fmt)
-    upload.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        file_digest, _ = await _receive(request, upload, state.settings.max_upload_bytes, fmt)
+    with state.work.spool() as spool:
+        file_digest, size = await receive(
+            request, spool, fmt, limits.max_upload_bytes, state.work.path, settings.min_free_disk_bytes
+        )
         checksum = hashlib.sha256(f"{request.url.path}\n{fmt}\n{file_digest}".encode()).hexdigest()
         now = datetime.now(UTC)
-        job = Job(
-            job_id,
-            caller.tenant,
-            key,
-            checksum,
-            JobState.QUEUED,
-            fmt,
-            upload.name,
-            None,
-            0,
-            None,
-            None,
-            now,
-            now,
-        )
-        stored = state.jobs.jobs.create(job)
-    except BaseException:
-        upload.unlink(missing_ok=True)
-        raise
+        job = Job(job_id, caller.tenant, key, checksum, JobState.QUEUED, fmt, f"{job_id}.{fmt}", None, 0,
+                  None, None, now, now, upload_bytes=size)  # fmt: skip
+        if existing is None:
+            stored = await run_in_threadpool(store.create, job, spool, partial(admit_upload, limits, size))
+        else:
+            stored = existing
     if stored.job_id != job_id:
-        upload.unlink(missing_ok=True)
         if stored.request_checksum != checksum:
             raise IdempotencyKeyReusedError("this Idempotency-Key was first used with another file")
     else:
-        state.jobs.submit(stored)
+        state.jobs.wake()
     response.headers["Location"] = f"/v1/jobs/{stored.job_id}"
     return state.job_view(stored)
 
@@ -138,13 +108,14 @@ def get_job(caller: Reader, job_id: JobId, state: State) -> dict[str, Any]:
 
 @router.get(
     "/jobs/{job_id}/rejected",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=_REPORT_RESPONSES,
 )
-def get_rejected(caller: Reader, job_id: JobId, state: State) -> FileResponse:
-    """Every row the job did not count, with its line or row number and reason, as CSV."""
-    job = state.jobs.jobs.get(caller.tenant, job_id)
-    report = state.jobs.files.rejected(job_id)
-    if job is None or job.state not in (JobState.SUCCEEDED, JobState.FAILED) or not report.is_file():
+def get_rejected(caller: Reader, job_id: JobId, state: State) -> StreamingResponse:
+    """Every row the job did not count, with its line or row number and reason, as CSV (through any
+    replica: the report is kept in the database for CARBON_JOB_REPORT_DAYS days)."""
+    parts = state.jobs.jobs.report(caller.tenant, job_id)
+    if parts is None:
         raise NotFoundError(f"no finished job {job_id!r} with a report")
-    return FileResponse(report, media_type="text/csv", filename=f"{job_id}-rejected.csv")
+    disposition = f'attachment; filename="{job_id}-rejected.csv"'
+    return StreamingResponse(parts, media_type="text/csv", headers={"Content-Disposition": disposition})
