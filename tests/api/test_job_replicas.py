@@ -56,7 +56,7 @@ def stored_uploads(settings: Settings) -> int:
             return 0
         with engine.connect() as connection:
             return int(
-                connection.execute(text("SELECT count(*) FROM job_files WHERE kind = 'upload'")).scalar()
+                connection.execute(text("SELECT count(*) FROM job_files WHERE kind = 'upload'")).scalar_one()
             )
     finally:
         engine.dispose()
