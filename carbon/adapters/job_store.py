@@ -23,6 +23,7 @@ from carbon.core.jobs import FINAL_STATES, Job, JobState
 __all__ = ["Admit", "SqlJobs"]
 
 _UNFINISHED = (str(JobState.QUEUED), str(JobState.RUNNING))
+_JOBS_LOCK_SPACE = 0x6A6F62  # "job": the first key of the two-key advisory lock on a tenant's job admissions
 _CANDIDATES = 8  # jobs looked at per claim: enough that a few lost races still find one
 Admit = Callable[[int, int], None]  # (unfinished jobs, bytes their uploads hold): raises to refuse
 
@@ -89,7 +90,9 @@ class SqlJobs:
         """The tenant's unfinished jobs and their upload bytes, read under the tenant's job lock (SQLite's
         write lock is one already), so two replicas cannot both admit the last slot."""
         if self._postgres:
-            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": f"jobs:{tenant}"})
+            # the two-key form: a key space apart from the ledger's per-tenant write lock
+            connection.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:t))"),
+                               {"space": _JOBS_LOCK_SPACE, "t": tenant})  # fmt: skip
         found = connection.execute(
             select(func.count(), func.coalesce(func.sum(jobs.c.upload_bytes), 0)).where(
                 jobs.c.tenant == tenant, jobs.c.state.in_(_UNFINISHED)

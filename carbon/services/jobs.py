@@ -125,7 +125,10 @@ class JobRunner:
                 _log.warning("no job claimed (%s)", type(error).__name__)
                 job = None
             if job is not None:
-                self.run(job)
+                try:
+                    self.run(job)
+                except Exception:  # not even its failure could be recorded: the lease runs out, it is retried
+                    _log.exception("job %s could not be settled", job.job_id)
                 continue
             self._wake.wait(self.policy.poll_seconds)
             self._wake.clear()
