@@ -19,6 +19,8 @@ from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunk
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.schema import entries
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
+from carbon.api.job_metrics import CountedJobs
+from carbon.api.observability import Metrics
 from carbon.core.jobs import Job, JobState, LeaseLostError
 from carbon.registry import FactorRegistry, load_registry
 from carbon.services.ingest import record_loan_file
@@ -164,3 +166,19 @@ def test_a_runner_that_lost_its_lease_commits_no_entry(
     assert entry_count(engine) == 0  # the entry rolled back with the refused settle
     assert store.settle(job.job_id, "b", JobState.FAILED, rows_processed=0, error='{"title":"x"}')
     assert not store.settle(job.job_id, "b", JobState.SUCCEEDED, rows_processed=0, result="{}")  # once only
+
+
+def test_a_job_another_replica_took_leaves_this_ones_gauges(engine: Engine, tmp_path: Path) -> None:
+    metrics = Metrics()
+    here, there = CountedJobs(engine, metrics), SqlJobs(engine)
+
+    def gauge(state: str) -> float:
+        return float(metrics.jobs.labels(state=state)._value.get())
+
+    job = queue_job(here, write(tmp_path / "l.csv", synthetic_loans(10), "csv").read_bytes())
+    assert gauge("queued") == 1
+    taken = there.claim_next("there", lease_seconds=30)
+    assert taken is not None and taken.job_id == job.job_id
+    assert here.claim_next("here", lease_seconds=30) is None  # nothing to take; the look forgets the job
+    assert (gauge("queued"), gauge("running")) == (0, 0)
+    assert float(metrics.jobs_finished.labels(state="succeeded")._value.get()) == 0

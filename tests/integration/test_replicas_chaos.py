@@ -50,7 +50,7 @@ class Replicas:
 
     def __init__(self, url: str, key: str, tmp_path: Path) -> None:
         self._tmp = tmp_path
-        self._key = key
+        self.key = key
         self._starts = 0
         self.env = {"CARBON_FACTORS_DIR": str(SHIPPED_FACTORS), "CARBON_DATABASE_URL": url,
                     "CARBON_KEY_SECRET": TEST_SECRET, "CARBON_RATE_LIMIT_PER_SECOND": "0",
@@ -62,7 +62,7 @@ class Replicas:
     def _spawn(self, index: int) -> ServerProcess:
         self._starts += 1
         env = {**self.env, "CARBON_DATA_DIR": str(self._tmp / f"replica-{index}")}
-        return ServerProcess(env, self._tmp / f"replica-{index}-{self._starts}.log", self._key)
+        return ServerProcess(env, self._tmp / f"replica-{index}-{self._starts}.log", self.key)
 
     def restart(self, index: int) -> None:
         self.servers[index].kill()
@@ -103,7 +103,7 @@ def _send(replicas: Replicas, first: int, key: str, body: bytes, traffic: Traffi
     headers = {
         "Idempotency-Key": key,
         "Content-Type": "application/json",
-        "Authorization": f"Bearer {_KEY[0]}",
+        **replicas.servers[0].headers,
     }
     attempt = 0
     deadline = time.monotonic() + 60
@@ -121,9 +121,6 @@ def _send(replicas: Replicas, first: int, key: str, body: bytes, traffic: Traffi
         assert response.status_code in (409, 429, 503, 504), (response.status_code, response.text)
         time.sleep(min(float(response.headers.get("retry-after", "1")), 1.0))
     raise AssertionError(f"batch {key} not acknowledged within 60 s")
-
-
-_KEY: list[str] = []
 
 
 def _client(replicas: Replicas, number: int, stop: threading.Event, traffic: Traffic) -> None:
@@ -170,9 +167,8 @@ def test_two_replicas_a_killed_job_runner_and_eight_clients_count_every_loan_onc
 ) -> None:
     caplog.set_level(logging.WARNING, logger="httpx")
     started = time.monotonic()
-    _KEY[:] = [issue_in_database(schema_url, roles=[Role.SUBMIT])]
     engine = create_engine(schema_url)
-    replicas = Replicas(schema_url, _KEY[0], tmp_path)
+    replicas = Replicas(schema_url, issue_in_database(schema_url, roles=[Role.SUBMIT]), tmp_path)
     traffic, stop = Traffic(), threading.Event()
     try:
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
@@ -181,7 +177,7 @@ def test_two_replicas_a_killed_job_runner_and_eight_clients_count_every_loan_onc
                 uploaded = httpx.post(
                     replicas.servers[0].base_url + "/v1/jobs", content=_job_file(), timeout=60,
                     headers={"Idempotency-Key": "chaos-job", "Content-Type": "text/csv",
-                             "Authorization": f"Bearer {_KEY[0]}"},
+                             **replicas.servers[0].headers},
                 )  # fmt: skip
                 assert uploaded.status_code == 202, uploaded.text
                 job_id = uploaded.json()["job_id"]
