@@ -163,7 +163,7 @@ class JobRunner:
         try:
             with upload.open("wb") as into:
                 if self.jobs.read_upload(job.job_id, into) == 0:
-                    raise NotFoundError("the job's upload is no longer stored")
+                    raise NotFoundError(f"the upload {job.file_name} is no longer stored")
             lease.rows_total = self._count(upload, job.format)
             lease.renew()
             self._record(job, upload, report, lease)

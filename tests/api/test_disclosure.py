@@ -46,7 +46,8 @@ def test_a_job_whose_upload_is_gone_names_no_server_directory(client: TestClient
     job_id = "j_" + uuid.uuid4().hex
     job = Job(job_id, "default", "gone-1", "0" * 64, JobState.QUEUED, "parquet", f"{job_id}.parquet", None, 0,
               None, None, now, now)  # fmt: skip
-    state.jobs.submit(state.jobs.jobs.create(job))
+    state.jobs.jobs.create(job)  # stored without its upload
+    state.jobs.wake()
     done = finished(client, f"/v1/jobs/{job_id}")
     assert done["state"] == "failed"
     assert f"{job_id}.parquet" in done["error"]["detail"]
