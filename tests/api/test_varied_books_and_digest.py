@@ -108,6 +108,16 @@ def test_green_computing_savings_use_the_release_asked_for(client: TestClient, r
     assert result["factor_release"] == factor.release
     if release == PINNED:
         assert mg(result["avoided"]) == 21_883_630_000_000  # the published 21,883.63 t, exactly
+    again = client.post("/v1/energy-savings", json=body, headers={"Idempotency-Key": f"s-{release}"},
+                        params={"unit": "mgCO2e"})  # fmt: skip
+    replay = client.post("/v1/energy-savings", json=body, headers={"Idempotency-Key": f"s-{release}"},
+                         params={"unit": "mgCO2e"})  # fmt: skip
+    assert (again.status_code, replay.status_code, replay.headers.get("idempotent-replayed")) == (
+        201,
+        201,
+        "true",
+    )
+    assert replay.json()["entry_id"] == again.json()["entry_id"] != result["entry_id"]
     entry = client.get(f"/v1/ledger/entries/{result['entry_id']}").json()
     assert [line["factor"] for line in entry["lines"]] == [
         {"id": factor.id, "version": factor.version, "release": factor.release}
@@ -127,7 +137,9 @@ def test_a_reversal_keeps_the_release_and_is_made_once(client: TestClient) -> No
     assert (reversal["reverses"], reversal["factor_release"]) == (batch["entry_id"], PINNED)
     factor = ORACLE.factor("online_loan", "CN-ZJ", date(2021, 7, 16), PINNED)
     assert mg(reversal["amount"]) == -ORACLE.mg(1, "loan", factor) == -41_234
-    assert [line["factor"]["release"] for line in reversal["lines"]] == [PINNED]
+    assert [(line["quantity"], line["factor"]) for line in reversal["lines"]] == [
+        ({"value": "-1", "unit": "loan"}, {"id": factor.id, "version": factor.version, "release": PINNED})
+    ]
 
 
 def canonical_digest(url: str, start: date, end: date) -> tuple[str, int]:

@@ -52,3 +52,9 @@ def test_negative_amounts_are_refused_with_the_reason(varied: FactorRegistry) ->
         emissions_mg(np.array([3, -1], dtype=np.int64), 0, "loan", factor)
     with pytest.raises(QuantityError, match="^amounts must be an int64 array, got int32$"):
         emissions_mg(np.array([3], dtype=np.int32), 0, "loan", factor)
+
+
+@pytest.mark.parametrize("count", [True, 3.0, "3"])
+def test_a_loan_count_is_a_whole_number(varied: FactorRegistry, count: object) -> None:
+    with pytest.raises(QuantityError, match="a loan count must be a whole number"):
+        loans_avoided(varied, count, date(2021, 3, 1))  # type: ignore[arg-type]
