@@ -7,17 +7,24 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
+import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from carbon.services.keys import TENANT_PATTERN
 
-__all__ = ["Settings", "default_factors_dir", "get_settings"]
+__all__ = ["Settings", "default_data_dir", "default_factors_dir", "get_settings"]
 
 
 def default_factors_dir() -> Path:
     """The factors/ folder beside the package (source checkout, editable install, container image)."""
     return Path(__file__).resolve().parent.parent / "factors"
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory by the platform's convention ($XDG_DATA_HOME/carbon-ledger, else
+    ~/.local/share/carbon-ledger on Linux): the service and the CLI find the same ledger from any folder."""
+    return Path(platformdirs.user_data_dir("carbon-ledger", appauthor=False))
 
 
 class Settings(BaseSettings):
@@ -26,7 +33,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARBON_", extra="forbid")
 
     factors_dir: Path = Field(default_factory=default_factors_dir)
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+from typing import Annotated
+
 import typer
 
 from carbon.cli.calculate import calculate_app
@@ -13,7 +16,11 @@ from carbon.cli.serve import serve
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Carbon accounting for online lending and green computing.", no_args_is_help=True)
+app = typer.Typer(
+    help="Carbon accounting for online lending and green computing.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: flags show as `--json`, not `--json <bool>`
+)
 app.add_typer(factors_app, name="factors")
 app.add_typer(calculate_app, name="calculate")
 app.command("ingest")(ingest)
@@ -22,6 +29,22 @@ app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
 app.add_typer(green_app, name="green")
 app.command("report")(report)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"carbon {version('carbon-ledger')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Carbon accounting for online lending and green computing."""
 
 
 def main() -> None:

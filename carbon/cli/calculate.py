@@ -30,7 +30,9 @@ from carbon.services.views import bulk_view, display_amount, emission_view
 __all__ = ["calculate_app"]
 
 
-calculate_app = typer.Typer(help="Compute avoided emissions without recording them.", no_args_is_help=True)
+calculate_app = typer.Typer(
+    help="Compute avoided emissions without recording them.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _print_emission(emission: Emission, as_json: bool, unit: str) -> None:

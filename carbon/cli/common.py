@@ -15,11 +15,13 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from carbon.adapters.ledger_presence import known_tenants, ledger_exists, sqlite_file, tenant_known
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import create_ledger_engine
-from carbon.errors import CarbonError, FactorValidationError
+from carbon.errors import CarbonError, FactorValidationError, NotFoundError
 from carbon.registry import FactorRegistry, load_registry
-from carbon.settings import get_settings
+from carbon.services.keys import check_tenant
+from carbon.settings import Settings, get_settings
 
 __all__ = [
     "ERR",
@@ -28,6 +30,8 @@ __all__ = [
     "OnOption",
     "ReleaseOption",
     "UnitOption",
+    "known_tenant",
+    "ledger_engine",
     "load_factors",
     "parse_day",
     "print_json",
@@ -73,14 +77,49 @@ def load_factors() -> FactorRegistry:
 
 
 @contextmanager
-def ledger_engine() -> Iterator[Engine]:
-    """The configured ledger database, migrated, and closed again whatever happens."""
-    engine = create_ledger_engine(get_settings().resolved_database_url)
+def ledger_engine(*, create: bool = True) -> Iterator[Engine]:
+    """The configured ledger database, migrated, and closed again whatever happens; stderr names it.
+
+    A read command passes `create=False`: where no ledger exists yet it stops with one line instead of
+    creating an empty one and printing zeros.
+    """
+    settings = get_settings()
+    url = settings.resolved_database_url
+    ERR.print(f"carbon: ledger {safe_url(url)} ({_ledger_source(settings)})", markup=False)
+    file = sqlite_file(url)
+    if not create and file is not None and not file.exists():  # connecting would create the file
+        raise NotFoundError(_no_ledger(str(file)))
+    engine = create_ledger_engine(url)
     try:
+        if not create and not ledger_exists(engine):
+            raise NotFoundError(_no_ledger(safe_url(url)))
         upgrade(engine)
         yield engine
     finally:
         engine.dispose()
+
+
+def known_tenant(engine: Engine, tenant: str) -> str:
+    """The tenant, if this ledger has an entry, a job or a key of it; else one line naming some it has."""
+    check_tenant(tenant)
+    if not tenant_known(engine, tenant):
+        some = ", ".join(known_tenants(engine)) or "none yet"
+        raise NotFoundError(
+            f"tenant {tenant!r} has no entries, jobs or API keys in this ledger (tenants: {some})"
+        )
+    return tenant
+
+
+def _ledger_source(settings: Settings) -> str:
+    """Which setting chose the ledger."""
+    if settings.database_url:
+        return "CARBON_DATABASE_URL"
+    return "CARBON_DATA_DIR" if "data_dir" in settings.model_fields_set else "the per-user data directory"
+
+
+def _no_ledger(where: str) -> str:
+    return (f"no ledger at {where}; a read command does not create one (point CARBON_DATA_DIR or "
+            "CARBON_DATABASE_URL at the service's ledger, or record something first)")  # fmt: skip
 
 
 def parse_day(text: str | None, default: date | None = None) -> date:

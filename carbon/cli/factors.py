@@ -28,7 +28,9 @@ from carbon.settings import get_settings
 __all__ = ["factors_app"]
 
 
-factors_app = typer.Typer(help="Inspect and check emission-factor releases.", no_args_is_help=True)
+factors_app = typer.Typer(
+    help="Inspect and check emission-factor releases.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @factors_app.command("list")

@@ -23,7 +23,9 @@ from carbon.settings import get_settings
 __all__ = ["green_app"]
 
 
-green_app = typer.Typer(help="Green computing: carbon-aware scheduling windows.", no_args_is_help=True)
+green_app = typer.Typer(
+    help="Green computing: carbon-aware scheduling windows.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _moment(text: str, option: str) -> datetime:

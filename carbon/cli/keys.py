@@ -17,6 +17,7 @@ from carbon.cli.common import (
     ERR,
     OUT,
     JsonOption,
+    known_tenant,
     ledger_engine,
     print_json,
     reported,
@@ -28,16 +29,21 @@ from carbon.settings import get_settings
 __all__ = ["keys_app"]
 
 
-keys_app = typer.Typer(help="API keys: one per client system, scoped to a tenant.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys: one per client system, scoped to a tenant.", no_args_is_help=True, rich_markup_mode=None
+)
 RoleOption = Annotated[
     list[Role], typer.Option("--role", help="read, submit, admin or metrics (repeatable).")
 ]
 
 
 @contextmanager
-def _key_store() -> Iterator[tuple[SqlKeys, bytes]]:
-    """The key table of the configured database (migrated first) and the server secret."""
-    with ledger_engine() as engine:
+def _key_store(*, create: bool = True, tenant: str | None = None) -> Iterator[tuple[SqlKeys, bytes]]:
+    """The key table of the configured database (migrated first) and the server secret; reading or revoking
+    keys needs an existing ledger (and a tenant it knows, when one is named)."""
+    with ledger_engine(create=create) as engine:
+        if tenant is not None:
+            known_tenant(engine, tenant)
         yield SqlKeys(engine), load_key_secret(get_settings())
 
 
@@ -74,7 +80,7 @@ def keys_list(
     as_json: JsonOption = False,
 ) -> None:
     """Every key with its prefix, tenant, roles and state (never the key itself)."""
-    with reported(), _key_store() as (store, _):
+    with reported(), _key_store(create=False, tenant=tenant) as (store, _):
         rows = [_key_row(key) for key in list_keys(store, tenant)]
     if as_json:
         print_json(rows)
@@ -91,6 +97,6 @@ def keys_revoke(
     key: Annotated[str, typer.Argument(help="The key's prefix (cbk_xxxxxxxx) or the key.")],
 ) -> None:
     """Revoke a key: the next request that sends it is refused with 401."""
-    with reported(), _key_store() as (store, _):
+    with reported(), _key_store(create=False) as (store, _):
         revoked = revoke_key(store, key, datetime.now(UTC))
     OUT.print(f"revoked {revoked.prefix} (tenant {revoked.tenant})", markup=False)

@@ -20,6 +20,7 @@ from carbon.cli.common import (
     ReleaseOption,
     TenantOption,
     UnitOption,
+    known_tenant,
     ledger_engine,
     load_factors,
     print_json,
@@ -81,7 +82,7 @@ def _print_ingest(body: dict[str, Any], replayed: bool, as_json: bool, unit: str
         ERR.print(f"carbon: rejected {row['where']}: {row['reason']}", markup=False)
 
 
-db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
+db_app = typer.Typer(help="The ledger database.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @db_app.command("upgrade")
@@ -112,8 +113,8 @@ def report(
         if report_format == "xlsx" and output is None:
             raise RequestError("an XLSX report needs --output FILE")
         days = _report_day(start, "--from"), _report_day(end, "--to")
-        query = ReportQuery(check_tenant(tenant), *days, entity, release, restate_with, unit)
-        with ledger_engine() as engine:
+        with ledger_engine(create=False) as engine:
+            query = ReportQuery(known_tenant(engine, tenant), *days, entity, release, restate_with, unit)
             view = scope_report(SqlLedger(engine), load_factors(), query)
         data: bytes = {
             "json": lambda: (json.dumps(view, indent=2, ensure_ascii=False) + "\n").encode(),

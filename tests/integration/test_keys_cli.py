@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from carbon.api import create_app
 from carbon.cli import app
+from carbon.cli.common import safe_url
 from carbon.services.keys import KEY_PATTERN
 from carbon.settings import Settings, get_settings
 from tests.backends import BACKENDS, database_url
@@ -69,7 +70,11 @@ def test_create_list_revoke_and_the_service_follows(configured: str) -> None:
 
     code, out, _ = carbon("keys", "list", "--tenant", "bank-a", "--json")
     assert json.loads(out)[0]["revoked_at"] is not None
-    assert json.loads(carbon("keys", "list", "--tenant", "bank-b", "--json")[1]) == []
+    code, out, err = carbon("keys", "list", "--tenant", "bank-b", "--json")
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == (
+        "carbon: error: tenant 'bank-b' has no entries, jobs or API keys in this ledger (tenants: bank-a)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,9 +89,17 @@ def test_create_list_revoke_and_the_service_follows(configured: str) -> None:
     ],
 )
 def test_mistakes_get_one_line_and_exit_1(configured: str, args: list[str], message: str) -> None:
+    assert carbon("db", "upgrade")[0] == 0
     done = subprocess.run([str(CARBON_SCRIPT), "keys", *args], capture_output=True, text=True, env=os.environ)
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == f"carbon: error: {message}\n"
+    ledger = f"carbon: ledger {safe_url(configured)} (CARBON_DATABASE_URL)"
+    assert done.stderr == f"{ledger}\ncarbon: error: {message}\n"
+
+
+def test_revoking_without_a_ledger_creates_none(configured: str) -> None:
+    code, out, err = carbon("keys", "revoke", "cbk_0000abcd")
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1].startswith("carbon: error: no ledger at ")
 
 
 def test_an_unknown_role_is_refused_by_the_command_line(configured: str) -> None:
