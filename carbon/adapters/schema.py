@@ -184,6 +184,7 @@ activity_lines = Table(
     Column("entity", String(128)),
     Column("description", Text),
     Column("reason", Text),
+    Column("step", String(32)),
 )
 Index("ix_activity_lines_tenant_date", activity_lines.c.tenant, activity_lines.c.activity_date)
 

@@ -272,7 +272,7 @@ def _one_entry(connection: Connection, tenant: str, entry_id: str) -> LedgerEntr
 _ACTIVITY_FIELDS = (
     "activity_id", "kind", "activity", "activity_date", "scope", "category", "quantity", "unit", "mg",
     "status", "method", "factor_id", "factor_version", "factor_release", "factor_value", "factor_unit",
-    "confidence", "source", "gwp_set", "region", "entity", "description", "reason", "line_no",
+    "confidence", "source", "gwp_set", "region", "entity", "description", "reason", "line_no", "step",
 )  # fmt: skip
 
 

@@ -52,7 +52,8 @@ class InstrumentIn(_Strict):
 
 
 class UserFactorIn(_Strict):
-    """A factor you supply (fuels only: no fuel factors ship); recorded with confidence user-supplied."""
+    """A factor you supply, recorded with confidence user-supplied: a fuel's factor (no fuel factors ship),
+    or for electricity the supplier's specific emission rate (the market-based hierarchy's second step)."""
 
     value: DecimalText
     unit: UnitText = Field(examples=["kgCO2e/L"])
@@ -118,6 +119,9 @@ class ActivityLineOut(BaseModel):
     entity: str | None
     description: str | None
     reason: str | None
+    step: (
+        Literal["instrument", "supplier", "residual-mix", "national-residual-mix", "grid-average"] | None
+    ) = Field(None, description="market-based lines: the step of the GHG Protocol hierarchy that priced it")
 
 
 class ScopeTotalsOut(BaseModel):
@@ -157,12 +161,23 @@ class ScopeOut(BaseModel):
     categories: list[CategoryOut]
 
 
+class StepShareOut(BaseModel):
+    """Market-based electricity priced at one step of the hierarchy: MWh and share of the whole."""
+
+    step: Literal[
+        "instrument", "supplier", "residual-mix", "national-residual-mix", "grid-average", "missing"
+    ]
+    energy: dict[str, str]
+    share_percent: str
+
+
 class MethodFigureOut(BaseModel):
     """A scope 2 figure of one method."""
 
     line: str
     amount: Amount
     complete: bool | None = None
+    by_step: list[StepShareOut] | None = None
     instruments: list[ActivityLineOut] | None = None
     missing: list[ActivityLineOut] | None = None
 

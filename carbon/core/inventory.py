@@ -2,9 +2,10 @@
 its scope, category, method and factor, kept beside the ledger entry that records it.
 
 An electricity activity gives two lines, one per scope 2 method; contractual instruments (green
-certificates, green power purchases) give a zero market-based line of their own; a market-based figure
-whose factor does not exist is a line with `status` "missing" and no milligrams, never another factor's
-figure. Lines are appended, never changed.
+certificates, green power purchases) give a zero market-based line of their own; the market-based line names
+the step of the GHG Protocol hierarchy that priced it (`MarketStep`) and why. Lines recorded before the
+hierarchy may hold `status` "missing" and no milligrams; they stay readable and are flagged. Lines are
+appended, never changed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date
 
 from carbon.core.ledger import EntryLine
 
-__all__ = ["ActivityLine", "BookLine", "LineStatus"]
+__all__ = ["MARKET_STEPS", "ActivityLine", "BookLine", "LineStatus", "MarketStep"]
 
 
 class LineStatus:
@@ -23,6 +24,20 @@ class LineStatus:
     COMPUTED = "computed"  # quantity x factor
     INSTRUMENT = "instrument"  # covered by a contractual instrument: zero for the market-based figure
     MISSING = "missing"  # no factor for this method: reported, not substituted
+
+
+class MarketStep:
+    """The step of the GHG Protocol Scope 2 hierarchy that priced a market-based line, in order."""
+
+    INSTRUMENT = "instrument"  # contractual instruments allocated to the consumption
+    SUPPLIER = "supplier"  # the supplier's specific emission rate
+    RESIDUAL = "residual-mix"  # the residual mix of the consumption's own market
+    NATIONAL_RESIDUAL = "national-residual-mix"  # fallback: no residual mix for the region, the country's
+    GRID_AVERAGE = "grid-average"  # last resort: the location-based grid average of the region
+
+
+MARKET_STEPS = (MarketStep.INSTRUMENT, MarketStep.SUPPLIER, MarketStep.RESIDUAL, MarketStep.NATIONAL_RESIDUAL,
+                MarketStep.GRID_AVERAGE)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +67,7 @@ class ActivityLine:
     entity: str | None = None
     description: str | None = None
     reason: str | None = None
+    step: str | None = None
     entry_id: str = ""
     line_no: int = 0
 

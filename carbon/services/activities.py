@@ -2,7 +2,8 @@
 
 A batch is one ledger entry of the inventory book. Each activity gives one or more `ActivityLine`s, stored
 beside the entry: electricity gives a location-based and a market-based line (contractual instruments
-count at zero for the market-based figure only; a missing market factor is reported, not substituted).
+count at zero for the market-based figure only; the rest is priced by the market hierarchy: supplier rate,
+residual mix, national residual mix, grid average, each line naming its step).
 The entry's own lines (what `/v1/totals` sums) are the lines of the location-based inventory, so a total
 never counts scope 2 twice.
 """
@@ -15,15 +16,16 @@ from fractions import Fraction
 from typing import Any
 
 from carbon.core.calculate import calculate, decimal_text
-from carbon.core.inventory import ActivityLine, LineStatus
+from carbon.core.inventory import ActivityLine, LineStatus, MarketStep
 from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry
 from carbon.core.model import Book, Confidence, Factor, Gas, Method, Source
 from carbon.core.units import conversion_factor, exact_amount, parse_unit
-from carbon.errors import FactorNotFoundError, RequestError
+from carbon.errors import RequestError
 from carbon.registry import FactorRegistry
 from carbon.services.energy_claims import check_storable
 from carbon.services.ledger import Outcome, new_entry_id, replay_or_none, store_outcome
 from carbon.services.ledger_inputs import WriteContext
+from carbon.services.market_hierarchy import market_factor
 from carbon.services.ports import LedgerStore
 from carbon.services.views import amount_view
 
@@ -76,7 +78,7 @@ class InstrumentInput:
 
 @dataclass(frozen=True, slots=True)
 class UserFactorInput:
-    """A factor the user supplies (fuels: no fuel factors ship), with where it comes from."""
+    """A factor the user supplies (fuels: no fuel factors ship; electricity: the supplier's specific rate)."""
 
     value: str
     unit: str
@@ -123,9 +125,11 @@ def _check(item: ActivityInput, rule: KindRule) -> None:
     where = f"activity {item.activity_id}"
     if item.kind not in KINDS:
         raise RequestError(f"{where}: unknown kind {item.kind!r}")
-    if (item.kind == "fuel") != (item.factor is not None):
-        raise RequestError(f"{where}: a `factor` is given for fuel activities only, and fuel needs one "
-                           "(no fuel factors ship)")  # fmt: skip
+    if item.kind == "fuel" and item.factor is None:
+        raise RequestError(f"{where}: a fuel activity needs its `factor` (no fuel factors ship)")
+    if item.factor is not None and item.kind not in ("fuel", "electricity"):
+        raise RequestError(f"{where}: a `factor` is given for fuel activities (which need one) and for "
+                           "electricity (the supplier's specific rate) only")  # fmt: skip
     if item.instruments and item.kind != "electricity":
         raise RequestError(f"{where}: contractual instruments apply to electricity only")
     if (item.kind == "refrigerant") != (item.gwp_set is not None):
@@ -187,26 +191,26 @@ def _covered(item: ActivityInput) -> Fraction:
 def _electricity_lines(
     registry: FactorRegistry, item: ActivityInput, rule: KindRule, release: str
 ) -> list[ActivityLine]:
-    """Location-based line, market-based line for the uncovered part, a zero line per instrument."""
+    """Location-based line, a zero line per instrument, and the rest priced by the market hierarchy."""
     assert item.region is not None
     location = registry.find("electricity", item.region, item.on, method=Method.LOCATION, release=release)
     lines = [_computed_line(item, rule, "electricity", location, item.value, item.unit, "location")]
     rest = decimal_text(exact_amount(item.value) - _covered(item))
-    try:
-        market = registry.find("electricity", item.region, item.on, method=Method.MARKET, release=release)
-        lines.append(_computed_line(item, rule, "electricity", market, rest, item.unit, "market"))
-    except FactorNotFoundError as error:
-        lines.append(ActivityLine(item.activity_id, item.kind, "electricity", item.on, rule.scope,
-                                  rule.category, rest, item.unit, 0, status=LineStatus.MISSING,
-                                  method="market", factor_release=release, region=item.region,
-                                  entity=item.entity, description=item.description,
-                                  reason=str(error)))  # fmt: skip
+    if item.factor is not None:
+        supplier = _user_factor(item, rule, "electricity", release)
+        line = _computed_line(item, rule, "electricity", supplier, rest, item.unit, "market")
+        lines.append(replace(line, step=MarketStep.SUPPLIER, reason="the supplier's specific emission rate"))
+    else:
+        choice = market_factor(registry, item.region, item.on, release)
+        line = _computed_line(item, rule, "electricity", choice.factor, rest, item.unit, "market")
+        lines.append(replace(line, region=item.region, step=choice.step, reason=choice.reason))
     for instrument in item.instruments:
         lines.append(ActivityLine(item.activity_id, item.kind, "electricity.contractual", item.on, rule.scope,
                                   rule.category, instrument.value, instrument.unit, 0,
                                   status=LineStatus.INSTRUMENT, method="market", factor_release=release,
                                   source=f"{instrument.kind}: {instrument.reference}", region=item.region,
-                                  entity=item.entity, description=item.description))  # fmt: skip
+                                  entity=item.entity, description=item.description,
+                                  step=MarketStep.INSTRUMENT))  # fmt: skip
     return lines
 
 
@@ -278,6 +282,7 @@ def activity_line_view(line: ActivityLine, unit: str = "tCO2e") -> dict[str, Any
         "entity": line.entity,
         "description": line.description,
         "reason": line.reason,
+        "step": line.step,
     }
 
 

@@ -22,7 +22,7 @@ import xlsxwriter
 from carbon.core.text import spreadsheet_cell
 from carbon.services.reports import AVOIDED_NOTE
 
-__all__ = ["Table", "report_csv", "report_html", "report_tables", "report_xlsx"]
+__all__ = ["Table", "incomplete_note", "report_csv", "report_html", "report_tables", "report_xlsx"]
 
 Cell = str | Decimal | int | None
 
@@ -40,15 +40,27 @@ def _n(amount: dict[str, str]) -> Decimal:
     return Decimal(amount["value"])
 
 
+def incomplete_note(report: dict[str, Any]) -> str | None:
+    """Why the market-based figure is understated, when lines recorded without a market factor count 0."""
+    market = report["inventory"]["scope2"]["market"]
+    if market.get("complete", True):
+        return None
+    count = len(market.get("missing") or [])
+    return (f"INCOMPLETE, understated: {count} market-based line(s) recorded without a market factor count "
+            "0; restate the report to price them through the market-based hierarchy")  # fmt: skip
+
+
 def _summary(report: dict[str, Any], unit: str) -> Table:
     inv = report["inventory"]
+    note = incomplete_note(report)
+    flag = f" - {note}" if note else ""
     rows: list[list[Cell]] = [
         ["scope1:total", "Scope 1", _n(inv["scope1"]["total"])],
         ["scope2:location", "Scope 2 (location-based)", _n(inv["scope2"]["location"]["amount"])],
-        ["scope2:market", "Scope 2 (market-based)", _n(inv["scope2"]["market"]["amount"])],
+        ["scope2:market", f"Scope 2 (market-based){flag}", _n(inv["scope2"]["market"]["amount"])],
         ["scope3:total", "Scope 3", _n(inv["scope3"]["total"])],
         ["total:location", "Total, scope 2 location-based", _n(inv["totals"]["location_based"])],
-        ["total:market", "Total, scope 2 market-based", _n(inv["totals"]["market_based"])],
+        ["total:market", f"Total, scope 2 market-based{flag}", _n(inv["totals"]["market_based"])],
         ["avoided:total", "Avoided (beside the inventory, never subtracted)", _n(report["avoided"]["total"])],
     ]
     return Table("Summary", ["line", "figure", f"amount ({unit})"], rows)
@@ -69,6 +81,14 @@ def _scope2(report: dict[str, Any], unit: str) -> Table:
         ["scope2:market", "market", _n(s2["market"]["amount"]), "yes" if s2["market"]["complete"] else "no"],
     ]
     return Table("Scope 2", ["line", "method", f"amount ({unit})", "complete"], rows)
+
+
+def _market_steps(report: dict[str, Any]) -> Table:
+    rows: list[list[Cell]] = [
+        [x["step"], Decimal(x["energy"]["value"]), Decimal(x["share_percent"])]
+        for x in report["inventory"]["scope2"]["market"].get("by_step") or []
+    ]
+    return Table("Scope 2 market steps", ["step", "energy (MWh)", "share (%)"], rows)
 
 
 def _avoided(report: dict[str, Any], unit: str) -> Table:
@@ -128,6 +148,7 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
         _summary(report, unit),
         _categories(report, "scope1", unit),
         _scope2(report, unit),
+        _market_steps(report),
         _categories(report, "scope3", unit),
         _avoided(report, unit),
         _products(report, unit),
@@ -182,6 +203,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color
 h1{font-size:22px}h2{font-size:18px;margin-top:28px}table{border-collapse:collapse;margin:8px 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}td.num{text-align:right}
 .note{background:#eef6ee;border-left:4px solid #2e7d32;padding:6px 10px}
+.warning{background:#fdecea;border-left:4px solid #b71c1c;padding:6px 10px;font-weight:bold}
 .charts{display:flex;flex-wrap:wrap;gap:16px}.chart{border:1px solid #ddd;background:#fff}
 .bar{fill:#35608f}.bar.market{fill:#7a9cc6}.bar.avoided{fill:#2e7d32}
 text{font-family:system-ui,sans-serif;font-size:11px;fill:#1b1b1b}
@@ -234,13 +256,21 @@ def _charts(report: dict[str, Any]) -> str:
     split = [
         Bar("Scope 1", _n(inv["scope1"]["total"])),
         Bar("Scope 2 location", _n(inv["scope2"]["location"]["amount"])),
-        Bar("Scope 2 market", _n(inv["scope2"]["market"]["amount"]), "market"),
+        Bar(
+            "Scope 2 market" + (" (incomplete)" if incomplete_note(report) else ""),
+            _n(inv["scope2"]["market"]["amount"]),
+            "market",
+        ),
         Bar("Scope 3", _n(inv["scope3"]["total"])),
     ]
     months = [Bar(m["month"], _n(m["total_location"])) for m in report["by_month"]]
     beside = [
         Bar("Inventory location", _n(inv["totals"]["location_based"])),
-        Bar("Inventory market", _n(inv["totals"]["market_based"]), "market"),
+        Bar(
+            "Inventory market" + (" (incomplete)" if incomplete_note(report) else ""),
+            _n(inv["totals"]["market_based"]),
+            "market",
+        ),
         Bar("Avoided", _n(report["avoided"]["total"]), "avoided"),
     ]
     return "".join([
@@ -279,10 +309,12 @@ def report_html(report: dict[str, Any], trace_base: str = "/v1/reports/scopes/tr
     """A self-contained page: the sections as tables (each line linked to its trace) and three charts."""
     title = f"Scope report {report['from']} to {report['to']}"
     tables = "".join(_html_table(report, t, trace_base) for t in report_tables(report))
+    note = incomplete_note(report)
+    warning = f'<p class="warning" role="alert">{escape(note)}</p>' if note else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
-        f'<h1>{escape(title)}</h1><p class="note">{escape(AVOIDED_NOTE)} '
+        f'<h1>{escape(title)}</h1>{warning}<p class="note">{escape(AVOIDED_NOTE)} '
         f"Figures in {escape(report['unit'])}, "
         "rounded half-to-even to 2 decimals for display; the JSON, CSV and XLSX carry them exactly.</p>"
         f'<div class="charts">{_charts(report)}</div>{tables}</body></html>'

@@ -25,6 +25,7 @@ from carbon.core.units import parse_unit
 from carbon.errors import CarbonError, RequestError
 from carbon.registry import FactorRegistry
 from carbon.services.activities import activity_line_view
+from carbon.services.market_hierarchy import market_factor, step_shares
 from carbon.services.ports import ReportReader
 from carbon.services.views import amount_view
 
@@ -244,7 +245,7 @@ def _inventory_section(sums: dict[str, int], data: _Data, unit: str) -> dict[str
         "scope2": {
             "location": {"line": "scope2:location", "amount": amount_view(sums["scope2:location"], unit)},
             "market": {"line": "scope2:market", "amount": amount_view(sums["scope2:market"], unit),
-                       "complete": not missing,
+                       "complete": not missing, "by_step": step_shares(data.inventory),
                        "instruments": [activity_line_view(x, unit) for x in covered],
                        "missing": [activity_line_view(x, unit) for x in missing]},
         },
@@ -298,6 +299,13 @@ def _factor_in(registry: FactorRegistry, release: str, factor_id: str | None, ac
 def _restate_inventory(registry: FactorRegistry, line: ActivityLine, release: str) -> ActivityLine:
     if line.status == LineStatus.INSTRUMENT or line.confidence == "user-supplied":
         return line
+    if line.scope == 2 and line.method == "market":  # the hierarchy again, under the other release
+        choice = market_factor(registry, line.region or "GLOBAL", line.activity_date, release)
+        mg = calculate(line.quantity, line.unit, choice.factor).mg
+        return replace(line, mg=mg, status=LineStatus.COMPUTED, factor_id=choice.factor.id,
+                       factor_version=choice.factor.version, factor_release=choice.factor.release,
+                       factor_value=choice.factor.value_text, factor_unit=choice.factor.unit,
+                       step=choice.step, reason=choice.reason)  # fmt: skip
     factor = _factor_in(registry, release, line.factor_id, line.activity, line.region, line.activity_date,
                         line.method, line.gwp_set)  # fmt: skip
     mg = calculate(line.quantity, line.unit, factor).mg

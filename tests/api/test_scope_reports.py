@@ -212,7 +212,9 @@ def test_trace_leads_from_a_report_line_to_its_entries_and_factors(report_client
     assert bad.status_code == 422
 
 
-def test_a_missing_market_factor_is_reported_not_substituted(report_client: TestClient) -> None:
+def test_a_region_without_a_market_factor_is_priced_at_its_grid_average_never_zero(
+    report_client: TestClient,
+) -> None:
     body = {
         "batch_id": "gb",
         "activities": [
@@ -231,11 +233,12 @@ def test_a_missing_market_factor_is_reported_not_substituted(report_client: Test
     assert response.status_code == 201, response.text
     result = response.json()
     assert value(result["totals"]["scope2_location"]) == mg("1000", "0.20705")
-    assert value(result["totals"]["scope2_market"]) == 0
-    assert [x["activity_id"] for x in result["missing"]] == ["gb-1"]
-    assert "market method" in result["missing"][0]["reason"]
+    assert value(result["totals"]["scope2_market"]) == mg("1000", "0.20705")
+    assert result["missing"] == []
+    line = next(x for x in result["lines"] if x["method"] == "market")
+    assert line["step"] == "grid-average" and "no residual mix for GB" in line["reason"]
     market = _report(report_client)["inventory"]["scope2"]["market"]
-    assert market["complete"] is False and value(market["amount"]) == 0
+    assert market["complete"] is True and value(market["amount"]) == mg("1000", "0.20705")
     replay = report_client.post(
         "/v1/activities", json=body, headers={"Idempotency-Key": "gb"}, params={"unit": "mgCO2e"}
     )
@@ -246,7 +249,7 @@ def test_a_missing_market_factor_is_reported_not_substituted(report_client: Test
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        ({"kind": "fuel", "type": "diesel"}, "fuel needs one"),
+        ({"kind": "fuel", "type": "diesel"}, "fuel activity needs its `factor`"),
         ({"kind": "refrigerant", "type": "r_410a", "region": None}, "gwp_set"),
         (
             {
@@ -293,6 +296,7 @@ def test_csv_and_xlsx_carry_the_json_figures_and_text_stays_text(report_client: 
         "Summary",
         "Scope 1",
         "Scope 2",
+        "Scope 2 market steps",
         "Scope 3",
         "Avoided",
         "Avoided by product",
