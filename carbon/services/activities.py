@@ -31,17 +31,25 @@ from carbon.services.views import amount_view
 
 __all__ = [
     "KINDS",
+    "LIFE_CYCLE",
     "USER_SUPPLIED",
     "ActivityBatchInput",
     "ActivityInput",
     "InstrumentInput",
     "UserFactorInput",
     "activity_line_view",
+    "is_life_cycle",
     "price_activity",
     "record_activities",
 ]
 
 USER_SUPPLIED = "user-supplied"
+LIFE_CYCLE = ("electricity.footprint",)  # product carbon-footprint (life-cycle) factor activities
+
+
+def is_life_cycle(activity: str) -> bool:
+    """A product footprint factor (life-cycle, e.g. MEE/NBS/NEA `electricity.footprint`), not inventory."""
+    return any(activity == a or activity.startswith(a + ".") for a in LIFE_CYCLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +229,12 @@ def price_activity(registry: FactorRegistry, item: ActivityInput, release: str) 
         raise RequestError(f"activity {item.activity_id}: unknown kind {item.kind!r}")
     _check(item, rule)
     activity = _activity_name(item, rule)
+    if is_life_cycle(activity):
+        raise RequestError(
+            f"activity {item.activity_id}: rule inventory-boundary: {activity} is a life-cycle (product "
+            "carbon footprint) factor and cannot price a corporate inventory line; purchased electricity "
+            "is scope 2, its upstream and T&D losses scope 3 category 3 (kind td_losses)"
+        )
     if item.kind == "electricity":
         return _electricity_lines(registry, item, rule, release)
     if item.kind == "fuel":

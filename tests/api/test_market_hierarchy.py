@@ -122,3 +122,20 @@ def test_csv_xlsx_and_html_show_the_hierarchy_total_and_its_steps(client: TestCl
     html = client.get("/v1/reports/scopes", params={**PERIOD, "format": "html"}).text
     assert f"{market:,}" in html or str(market) in html
     assert 'class="warning"' not in html
+
+
+def test_a_life_cycle_factor_cannot_price_an_inventory_line(client: TestClient) -> None:
+    for kind, kind_type in (("purchased_goods", "electricity.footprint"),
+                            ("purchased_goods", "electricity.footprint.wind")):  # fmt: skip
+        activity = {"activity_id": "pcf", "kind": kind, "type": kind_type, "date": "2023-06-30",
+                    "region": "CN", "quantity": {"value": "1000", "unit": "kWh"}}  # fmt: skip
+        response = client.post(
+            "/v1/activities",
+            json={"batch_id": "pcf", "activities": [activity]},
+            headers={"Idempotency-Key": f"pcf-{kind_type}"},
+        )
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "rule inventory-boundary" in problem["detail"] and kind_type in problem["detail"]
+    assert client.get("/v1/ledger/entries").json()["data"] == []
