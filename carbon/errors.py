@@ -24,7 +24,9 @@ Our exception hierarchy::
     ├── LimitError
     │   ├── RateLimitedError              a key over its request rate (retry after `retry_after` s)
     │   ├── QuotaExceededError            a tenant's unfinished jobs hold its job or upload quota
-    │   └── OverloadedError               the service at its concurrency limit (retry after `retry_after` s)
+    │   ├── OverloadedError               the service at its concurrency limit (retry after `retry_after` s)
+    │   ├── DatabaseBusyError             a lock or a database connection not free in time (retry soon)
+    │   └── DatabaseUnavailableError      the database unreachable, or refusing writes (read-only)
     ├── InsufficientStorageError          too little free disk space to accept an upload
     └── IdempotencyError
         ├── IdempotencyKeyReusedError     the same key sent with another request
@@ -42,6 +44,8 @@ __all__ = [
     "AmbiguousFactorError",
     "AuthenticationError",
     "CarbonError",
+    "DatabaseBusyError",
+    "DatabaseUnavailableError",
     "DimensionError",
     "FactorDefinitionError",
     "FactorError",
@@ -219,6 +223,16 @@ class QuotaExceededError(LimitError):
 
 class OverloadedError(LimitError):
     """Every request slot is busy."""
+
+
+class DatabaseBusyError(LimitError):
+    """A write waited its bound for its lock (another write of the tenant, a job, another process), or a
+    request for a database connection; nothing was recorded and the same request succeeds later."""
+
+
+class DatabaseUnavailableError(LimitError):
+    """The database cannot be reached, or refuses writes (a read-only file or server); nothing was
+    recorded."""
 
 
 class InsufficientStorageError(CarbonError):

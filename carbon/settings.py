@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
     queue_wait_seconds: float = Field(default=5.0, ge=0, le=300)
     request_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The database: seconds a request's write waits for its lock (the tenant's on PostgreSQL, the database's
+    # on SQLite) or any request for a pooled connection, then 503 with Retry-After; connections per process.
+    db_lock_wait_seconds: float = Field(default=10.0, gt=0, le=300)
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
+    # /readyz: not ready when the data directory's disk has less free space than this.
+    ready_min_free_disk_bytes: int = Field(default=64 * 1024**2, ge=0)
     # The HTTP edge: seconds for a request body to arrive (then 408), the Host names served ("*": any), the
     # proxies whose X-Forwarded-For is believed (none), and whether open mode may listen beyond loopback.
     body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -3,15 +3,22 @@
 Every write runs in one transaction per tenant: SQLite takes the write lock up front (BEGIN IMMEDIATE),
 PostgreSQL a transaction-scoped advisory lock on the tenant, so duplicate detection and the idempotency
 key are decided and stored atomically with the entries. Nothing is acknowledged before COMMIT returns.
+
+A write waits for its lock at most `lock_wait` seconds, then fails as busy (503 with Retry-After): first in
+this process, holding no database connection (`WriteGate`), then in the database (PostgreSQL's
+lock_timeout, SQLite's busy timeout). So a tenant whose lock is held (a long job) cannot take every
+connection of the pool from other tenants and the probes.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Engine, and_, create_engine, event, exists, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from carbon.adapters.schema import (
     activity_lines,
@@ -30,6 +38,7 @@ from carbon.adapters.schema import (
     loan_claims,
     loan_releases,
 )
+from carbon.adapters.write_gate import WriteGate, busy
 from carbon.core.inventory import ActivityLine, BookLine
 from carbon.core.ledger import (
     EntryKind,
@@ -42,7 +51,15 @@ from carbon.core.ledger import (
 )
 from carbon.core.model import Book
 
-__all__ = ["WRITE_LOCK", "SqlLedger", "SqlWrite", "aware", "create_ledger_engine", "write_transaction"]
+__all__ = [
+    "DEFAULT_LOCK_WAIT",
+    "WRITE_LOCK",
+    "SqlLedger",
+    "SqlWrite",
+    "aware",
+    "create_ledger_engine",
+    "write_transaction",
+]
 
 _CHUNK = 900  # ids per IN (...) clause: well under SQLite's variable limit
 _BULK = 5000  # more ids than this go through a temporary table instead
@@ -50,23 +67,48 @@ _CLAIM_COLUMNS = "tenant, loan_id, claim, entry_id, disbursed_on, channel, produ
 
 
 WRITE_LOCK = "carbon_write_lock"  # execution option: this transaction writes
+DEFAULT_LOCK_WAIT = 10.0  # seconds a write waits for its lock, or a request for a connection
 
 
-def create_ledger_engine(url: str) -> Engine:
-    """An engine with the durability settings a ledger needs."""
+def create_ledger_engine(
+    url: str, *, lock_wait: float = DEFAULT_LOCK_WAIT, pool_size: int = 5, max_overflow: int = 5
+) -> Engine:
+    """An engine with the durability settings a ledger needs; waits for a lock or a pooled connection
+    are bounded by `lock_wait` seconds (then an error the service answers with 503)."""
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not the default psycopg2
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
-    if parsed.database and parsed.database != ":memory:":
-        _create_private(Path(parsed.database))
-    engine = create_engine(
-        url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
-    )
-    event.listen(engine, "connect", _sqlite_on_connect)
+        return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                             pool_timeout=lock_wait, hide_parameters=True)  # fmt: skip
+    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+        _create_private(Path(parsed.database))  # a URI filename (uri=true) is the operator's own choice
+    engine = create_engine(url, connect_args={"timeout": lock_wait, "check_same_thread": False},
+                           pool_timeout=lock_wait, hide_parameters=True)  # fmt: skip
+    event.listen(engine, "connect", partial(_sqlite_on_connect, busy_ms=_millis(lock_wait)))
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _millis(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _advisory_lock(connection: Connection, tenant: str, wait: float) -> None:
+    """PostgreSQL: the tenant's transaction-scoped lock, waited for at most `wait` seconds; lock_timeout
+    stays for the transaction, so no lock wait inside the write is unbounded either."""
+    connection.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{_millis(wait)}ms"})
+    try:
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": tenant})
+    except OperationalError as error:
+        raise _named(error, wait) from error
+
+
+def _named(error: OperationalError, wait: float) -> Exception:
+    """A lock not obtained in time is busy (503 with Retry-After); any other failure stays as it is."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    sqlite_busy = isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return busy(wait) if sqlite_busy or getattr(error.orig, "sqlstate", None) == "55P03" else error
 
 
 def _create_private(database: Path) -> None:
@@ -76,11 +118,11 @@ def _create_private(database: Path) -> None:
     os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """WAL, full fsync, foreign keys; let us issue BEGIN ourselves."""
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any, *, busy_ms: int) -> None:
+    """WAL, full fsync, foreign keys, the bounded wait for a lock; let us issue BEGIN ourselves."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", f"busy_timeout={busy_ms}"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -466,17 +508,43 @@ class SqlWrite:
 class SqlLedger:
     """The ledger store over one SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, lock_wait: float = DEFAULT_LOCK_WAIT, gate: WriteGate | None = None
+    ) -> None:
         self.engine = engine
+        self.lock_wait = lock_wait
         self._postgres = engine.dialect.name == "postgresql"
+        self._gate = gate or WriteGate()
+
+    def waiting(self, lock_wait: float) -> SqlLedger:
+        """The same ledger, sharing this one's queue of writers, with another bound on the wait (a job
+        waits out a neighbour's write; a request answers busy soon)."""
+        return SqlLedger(self.engine, lock_wait=lock_wait, gate=self._gate)
 
     @contextmanager
     def write(self, tenant: str) -> Iterator[SqlWrite]:
-        """A write transaction holding the tenant's write lock; commits on success, else rolls back."""
-        with write_transaction(self.engine) as connection:
+        """A write transaction holding the tenant's write lock; commits on success, else rolls back.
+        The lock is waited for at most `lock_wait` seconds (then DatabaseBusyError); once held, it is held
+        to the end, however long the write takes."""
+        key = tenant if self._postgres else ""
+        with self._gate.hold(key, self.lock_wait) as left, self.engine.connect() as connection:
             if self._postgres:
-                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": tenant})
-            yield SqlWrite(connection, tenant)
+                with connection.begin():
+                    _advisory_lock(connection, tenant, left)
+                    yield SqlWrite(connection, tenant)
+                return
+            driver: Any = connection.connection.driver_connection  # outside any transaction
+            driver.execute(f"PRAGMA busy_timeout = {_millis(left)}")
+            try:
+                connection.execution_options(**{WRITE_LOCK: True})
+                try:
+                    transaction = connection.begin()  # BEGIN IMMEDIATE: waits for the write lock here
+                except OperationalError as error:
+                    raise _named(error, left) from error
+                with transaction:
+                    yield SqlWrite(connection, tenant)
+            finally:
+                driver.execute(f"PRAGMA busy_timeout = {_millis(self.lock_wait)}")
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

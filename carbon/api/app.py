@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from carbon.adapters.key_store import SqlKeys, read_or_create_secret
 from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
+from carbon.adapters.readiness import WriteReadiness
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.adapters.work_dir import WorkDir, adopt_legacy_job_files
 from carbon.api.auth import KeyGate
@@ -44,14 +45,17 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # database, key secret, uploads
-        engine = create_ledger_engine(settings.resolved_database_url)
+        url = settings.resolved_database_url
+        engine = create_ledger_engine(url, lock_wait=settings.db_lock_wait_seconds,
+                                      pool_size=(settings.db_pool_size + 1) // 2,
+                                      max_overflow=settings.db_pool_size // 2)  # fmt: skip
         upgrade(engine)
-        ledger = SqlLedger(engine)
+        ledger = SqlLedger(engine, lock_wait=settings.db_lock_wait_seconds)
         metrics: Metrics = app.state.metrics
         job_store = CountedJobs(engine, metrics)
         work = WorkDir(settings.data_dir / "work").open()
         adopt_legacy_job_files(settings.data_dir / "jobs", job_store)
-        runner = JobRunner(job_store, ledger, loaded, work.path,
+        runner = JobRunner(job_store, ledger.waiting(JOB_LOCK_WAIT_SECONDS), loaded, work.path,
                            read_chunks=_read_chunks, count_rows=count_rows,
                            default_region=settings.default_loan_region, policy=job_policy(settings),
                            on_recorded=partial(count_recorded, metrics),
@@ -62,6 +66,7 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             failures=_failure_limiter(settings.auth_failures_per_minute),
             metrics=metrics,
+            readiness=WriteReadiness(url, settings.data_dir, settings.ready_min_free_disk_bytes),
         )  # fmt: skip
         if settings.auth == "open":
             _log.warning("CARBON_AUTH=open: every request acts as tenant %r with every role; "
@@ -74,6 +79,8 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         finally:
             runner.shutdown()
             work.close()
+            app.state.carbon.readiness.close()
+            app.state.carbon.probe_threads.shutdown(wait=False)
             engine.dispose()
 
     app = FastAPI(
@@ -134,6 +141,7 @@ def _read_chunks(path: Path, fmt: str) -> Iterator[LoanChunk]:
     return read_loan_chunks(path, guess_format(path, fmt))
 
 
+JOB_LOCK_WAIT_SECONDS = 3600.0  # a job waits out the tenant's other writes (another replica's job, say)
 UNLIMITED = ("/healthz", "/readyz", "/metrics")  # probes and scrapes answer even when the service is full
 GUARD_STATUSES = (401, 403, 429, 503, 504)  # no key, wrong role, rate, concurrency, timeout
 

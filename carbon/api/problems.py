@@ -14,10 +14,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carbon.adapters.db_errors import database_problem
 from carbon.errors import (
     AmbiguousFactorError,
     AuthenticationError,
     CarbonError,
+    DatabaseBusyError,
+    DatabaseUnavailableError,
     IdempotencyKeyReusedError,
     InsufficientStorageError,
     LimitError,
@@ -61,7 +64,8 @@ def problem(
 
 def _carbon_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
     """Map the error tree onto HTTP: no key 401, wrong role 403, not found 404, in flight 409, limits 429 and
-    503 with Retry-After, a failed provider 502, everything else a client can fix 422."""
+    503 with Retry-After (a full queue, a busy or unavailable database), a failed provider 502, a full disk
+    507, everything else a client can fix 422."""
     if isinstance(error, AuthenticationError | PermissionDeniedError | LimitError):
         return _access_status(error)
     if isinstance(error, NotFoundError):
@@ -92,6 +96,10 @@ def _access_status(error: CarbonError) -> tuple[int, str, dict[str, str]]:
     retry_after = str(max(1, math.ceil(error.retry_after)))
     if isinstance(error, OverloadedError):
         return 503, "overloaded", {"Retry-After": retry_after}
+    if isinstance(error, DatabaseBusyError):
+        return 503, "database-busy", {"Retry-After": retry_after}
+    if isinstance(error, DatabaseUnavailableError):
+        return 503, "database-unavailable", {"Retry-After": retry_after}
     if isinstance(error, QuotaExceededError):
         return 429, "quota-exceeded", {"Retry-After": retry_after}
     return 429, "rate-limited", {"Retry-After": retry_after}
@@ -125,7 +133,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         extra = {"candidates": list(error.candidates)} if isinstance(error, AmbiguousFactorError) else None
         return problem(status, str(error), slug=slug, instance=request.url.path, headers=headers, extra=extra)
 
-    async def on_unexpected(request: Request, _error: Exception) -> Response:
+    async def on_unexpected(request: Request, error: Exception) -> Response:
+        named = database_problem(error)  # busy, disk full, read-only: the service's state, not a bug
+        if named is not None:
+            _log.warning("%s %s: %s (%s)", request.method, request.url.path, named, _cause(error))
+            return await on_carbon(request, named)
         _log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "internal error; nothing was recorded", instance=request.url.path)
 
@@ -133,6 +145,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(CarbonError, on_carbon)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _cause(error: Exception) -> str:
+    """The driver's error class, for the log line (its message may name tables or values)."""
+    cause = getattr(error, "orig", None) or error
+    return type(cause).__name__
 
 
 class BodySizeLimit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import Request, Response
 
 from carbon.adapters.key_store import SqlKeys
+from carbon.adapters.readiness import WriteReadiness
 from carbon.adapters.sql_store import SqlLedger
 from carbon.adapters.work_dir import WorkDir
 from carbon.api.limits import RateLimiter
@@ -73,7 +75,11 @@ class AppState:
     limiter: RateLimiter
     failures: RateLimiter
     metrics: Metrics
+    readiness: WriteReadiness
     in_flight: InFlight = field(default_factory=InFlight)
+    probe_threads: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="carbon-probe")
+    )
 
     def count(self, recorded: Recorded | None) -> None:
         """Add a new entry to the service's counters (a replay adds nothing)."""

@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from carbon.adapters.db_errors import database_problem
 from carbon.adapters.ledger_presence import known_tenants, ledger_exists, sqlite_file, tenant_known
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.sql_store import create_ledger_engine
@@ -69,6 +70,17 @@ def reported() -> Iterator[None]:
         names = ".".join(str(part) for part in first["loc"])
         ERR.print(f"carbon: error: CARBON_{names.upper()}: {first['msg']}", markup=False)
         raise typer.Exit(1) from None
+    except Exception as error:  # a full disk, a read-only or locked database: what it is, in one line
+        _database_line(error)
+        raise
+
+
+def _database_line(error: Exception) -> None:
+    """Exit 1 with one line when a database failure has a name (busy, disk full, read-only)."""
+    named = database_problem(error)
+    if named is not None:
+        ERR.print(f"carbon: error: {named}", markup=False)
+        raise typer.Exit(1) from None
 
 
 def load_factors() -> FactorRegistry:
@@ -89,7 +101,7 @@ def ledger_engine(*, create: bool = True) -> Iterator[Engine]:
     file = sqlite_file(url)
     if not create and file is not None and not file.exists():  # connecting would create the file
         raise NotFoundError(_no_ledger(str(file)))
-    engine = create_ledger_engine(url)
+    engine = create_ledger_engine(url, lock_wait=settings.db_lock_wait_seconds)
     try:
         if not create and not ledger_exists(engine):
             raise NotFoundError(_no_ledger(safe_url(url)))

@@ -58,7 +58,8 @@ def ingest(
         with ledger_engine() as engine, Progress(transient=True, console=ERR) as bar:
             task = bar.add_task(f"recording {file.name}", total=None)
             outcome = record_loan_file(
-                SqlLedger(engine), load_factors(), ctx, lambda: read_loan_chunks(file, fmt),
+                SqlLedger(engine, lock_wait=settings.db_lock_wait_seconds), load_factors(), ctx,
+                lambda: read_loan_chunks(file, fmt),
                 reference=file.name,
                 default_region=settings.default_loan_region, release=release, unit=unit,
                 progress=lambda rows: bar.advance(task, rows),

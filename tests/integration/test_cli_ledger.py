@@ -17,6 +17,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.cli import app
 from carbon.settings import get_settings
 from tests.backends import database_url
@@ -144,3 +145,23 @@ def test_boolean_options_are_shown_as_flags() -> None:
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert (result.exit_code, result.stdout) == (0, f"carbon {version('carbon-ledger')}\n")
+
+
+def test_a_locked_ledger_is_a_one_line_busy_error(
+    per_user: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loans = tmp_path / "loans.csv"
+    loans.write_text("loan_id,disbursed_on,channel\nT-1,2021-06-30,online\n", encoding="utf-8")
+    assert carbon("db", "upgrade")[0] == 0
+    monkeypatch.setenv("CARBON_DB_LOCK_WAIT_SECONDS", "0.5")
+    get_settings.cache_clear()
+    holder = create_ledger_engine(f"sqlite:///{per_user}")
+    try:
+        with SqlLedger(holder).write("bank-a"):  # another process's write, as SQLite sees it
+            code, out, err = carbon("ingest", str(loans), "--tenant", "bank-a")
+    finally:
+        holder.dispose()
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1].startswith("carbon: error: ") and "busy" in err.splitlines()[-1], err
+    assert "Traceback" not in err
+    assert carbon("ingest", str(loans), "--tenant", "bank-a")[0] == 0  # free again: recorded

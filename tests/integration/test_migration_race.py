@@ -41,7 +41,7 @@ def test_two_upgrades_at_once_in_one_process_both_succeed(backend: str, tmp_path
             start.wait()
             try:
                 upgrade(engines[index])
-            except BaseException as error:  # noqa: BLE001 - the test reports it
+            except BaseException as error:
                 failures.append(error)
 
         try:
@@ -63,8 +63,13 @@ def test_two_db_upgrade_commands_at_once_both_succeed(backend: str, tmp_path: Pa
         env = {k: v for k, v in os.environ.items() if not k.startswith("CARBON_")}
         env.update(CARBON_DATABASE_URL=url, CARBON_DATA_DIR=str(tmp_path / "data"))
         commands = [
-            subprocess.Popen([str(CARBON_SCRIPT), "db", "upgrade"], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+            subprocess.Popen(
+                [str(CARBON_SCRIPT), "db", "upgrade"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
             for _ in range(2)
         ]
         outputs = [command.communicate(timeout=120) for command in commands]
