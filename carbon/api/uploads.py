@@ -71,7 +71,7 @@ async def receive(
                 pending.clear()
             if size - checked >= _SPACE_EVERY:
                 checked = size
-                check_free_space(directory, 0, reserve)
+                await run_in_threadpool(check_free_space, directory, 0, reserve)
         await run_in_threadpool(out.write, bytes(pending))
         await run_in_threadpool(out.flush)
     except OSError as error:

@@ -74,9 +74,10 @@ async def post_job(
     existing = await run_in_threadpool(store.by_key, caller.tenant, key)
     if existing is None:  # a retry of an accepted upload is answered whatever the quota says now
         admit_upload(limits, declared, *await run_in_threadpool(store.usage, caller.tenant))
-    check_free_space(state.work.path, declared, settings.min_free_disk_bytes)
+    # disk and database work runs in worker threads: the event loop serves the probes meanwhile
+    await run_in_threadpool(check_free_space, state.work.path, declared, settings.min_free_disk_bytes)
     job_id = "j_" + uuid.uuid4().hex
-    with state.work.spool() as spool:
+    with await run_in_threadpool(state.work.spool) as spool:
         file_digest, size = await receive(
             request, spool, fmt, limits.max_upload_bytes, state.work.path, settings.min_free_disk_bytes
         )
