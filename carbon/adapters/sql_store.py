@@ -534,6 +534,7 @@ class SqlLedger:
                     yield SqlWrite(connection, tenant)
                 return
             driver: Any = connection.connection.driver_connection  # outside any transaction
+            engine_wait = driver.execute("PRAGMA busy_timeout").fetchone()[0]  # put back for the pool
             driver.execute(f"PRAGMA busy_timeout = {_millis(left)}")
             try:
                 connection.execution_options(**{WRITE_LOCK: True})
@@ -544,7 +545,7 @@ class SqlLedger:
                 with transaction:
                     yield SqlWrite(connection, tenant)
             finally:
-                driver.execute(f"PRAGMA busy_timeout = {_millis(self.lock_wait)}")
+                driver.execute(f"PRAGMA busy_timeout = {int(engine_wait)}")
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

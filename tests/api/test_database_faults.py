@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from carbon.adapters.migrate import upgrade
+from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.api import create_app
 from carbon.settings import Settings
 from tests.backends import database_url
@@ -107,3 +109,16 @@ def test_a_read_only_database_is_not_ready_and_writes_are_503(backend: str, tmp_
             assert "read-only" in answer.json()["detail"]
             assert client.get("/healthz").status_code == 200
             assert _entries(client) == 1
+
+
+def test_a_job_s_long_lock_wait_does_not_stay_with_the_pooled_connection(sqlite_url: str) -> None:
+    engine = create_ledger_engine(sqlite_url, lock_wait=1.5)
+    try:
+        upgrade(engine)
+        job_ledger = SqlLedger(engine, lock_wait=1.5).waiting(3600)  # as the job runner's
+        with job_ledger.write("a"):
+            pass
+        with engine.connect() as connection:  # the same pooled connection, for the next request
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 1500
+    finally:
+        engine.dispose()
