@@ -50,7 +50,6 @@ WORKERS = 3
 MAX_BATCHES = 1_500
 KILL_AFTER = (0.25, 1.0)  # seconds of streaming before each SIGKILL
 REQUEST_TIMEOUT = 10.0
-TEST_BUDGET = 60.0
 
 
 @dataclass
@@ -377,4 +376,3 @@ def test_sigkill_while_streaming_loses_no_acknowledged_write_and_counts_nothing_
     )  # fmt: skip
     assert sum(unanswered) > 0, "no kill caught a request in flight"
     assert duplicates > 0, "no batch repeated a loan id"
-    assert elapsed < TEST_BUDGET, f"took {elapsed:.1f} s"
