@@ -15,14 +15,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from carbon.core.columnar import LoanChunk, Rejected, count_groups
 from carbon.core.model import Factor
 from carbon.registry import FactorRegistry
 from carbon.services.loan_factors import LoanFactors
 
-__all__ = ["BulkLoanResult", "GroupKey", "calculate_loan_chunks"]
+__all__ = ["BulkLoanResult", "GroupKey", "calculate_loan_chunks", "first_occurrences"]
 
 EPOCH = date(1970, 1, 1)
 GroupKey = tuple[int, str | None, str | None, bool]  # day number, region, product, online
@@ -108,8 +109,7 @@ class _Accumulator:
         if not self._kept:
             self.counted_mask = np.zeros(0, np.bool_) if self.keep_mask else None
             return
-        ids = pl.concat([pl.Series(values=kept[0]) for kept in self._kept], rechunk=True)
-        first = ids.is_first_distinct().to_numpy()
+        first = first_occurrences([kept[0] for kept in self._kept])
         columns = [np.concatenate([kept[i] for kept in self._kept]) for i in range(1, 6)]
         self._kept.clear()
         excluded = columns.pop()
@@ -131,6 +131,22 @@ class _Accumulator:
             grouped.online.tolist(), grouped.counts.tolist(), strict=True,
         ):  # fmt: skip
             self.groups[(day, self.regions.names[region], self.products.names[product], is_online)] += count
+
+
+def first_occurrences(id_arrays: list[Any]) -> npt.NDArray[np.bool_]:
+    """Mark each id seen for the first time across the Arrow string arrays, in order (one hash pass).
+
+    Dictionary codes are given in order of first appearance, so an id is new exactly where its code
+    exceeds every code before it.
+    """
+    if not id_arrays:
+        return np.zeros(0, np.bool_)
+    ids = pa.concat_arrays([array.cast(pa.large_string()) for array in id_arrays])
+    codes = pc.dictionary_encode(ids, null_encoding="encode").indices.to_numpy()
+    first = np.ones(codes.size, np.bool_)
+    if codes.size > 1:
+        np.greater(codes[1:], np.maximum.accumulate(codes[:-1]), out=first[1:])
+    return first
 
 
 def calculate_loan_chunks(
