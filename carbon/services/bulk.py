@@ -141,8 +141,9 @@ def first_occurrences(id_arrays: list[Any]) -> npt.NDArray[np.bool_]:
     """
     if not id_arrays:
         return np.zeros(0, np.bool_)
-    ids = pa.concat_arrays([array.cast(pa.large_string()) for array in id_arrays])
-    codes = pc.dictionary_encode(ids, null_encoding="encode").indices.to_numpy()
+    ids = pa.chunked_array([array.cast(pa.large_string()) for array in id_arrays], pa.large_string())
+    encoded = pc.dictionary_encode(ids, null_encoding="encode")  # one dictionary across the chunks
+    codes = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks] or [np.zeros(0, np.int32)])
     first = np.ones(codes.size, np.bool_)
     if codes.size > 1:
         np.greater(codes[1:], np.maximum.accumulate(codes[:-1]), out=first[1:])
