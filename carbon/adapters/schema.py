@@ -20,6 +20,9 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "account_credits",
+    "account_erasures",
+    "account_secrets",
     "activity_lines",
     "api_keys",
     "entries",
@@ -199,4 +202,41 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+# Personal carbon accounts: personal data, kept apart from the append-only ledger because erasure must be
+# able to sever it. A customer is only ever a pseudonym (HMAC under the tenant's secret); an erased
+# account's credits keep their milligrams with a null pseudonym, so every sum stays the same.
+account_secrets = Table(
+    "account_secrets",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+account_credits = Table(
+    "account_credits",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("pseudonym", String(32)),
+    Column("entry_id", String(40), ForeignKey("entries.entry_id"), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("activity", String(128), nullable=False),
+    Column("factor_id", String(128), nullable=False),
+    Column("factor_version", Integer, nullable=False),
+    Column("factor_release", String(64), nullable=False),
+    Column("loans", BigInteger, nullable=False),
+    Column("mg", BigInteger, nullable=False),
+)
+Index("ix_account_credits_account", account_credits.c.tenant, account_credits.c.pseudonym)
+Index("ix_account_credits_entry", account_credits.c.entry_id)
+
+account_erasures = Table(
+    "account_erasures",
+    metadata,
+    Column("erasure_id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("credits_severed", BigInteger, nullable=False),
 )

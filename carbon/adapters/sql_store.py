@@ -338,6 +338,11 @@ class SqlWrite:
         self._tenant = tenant
 
     @property
+    def tenant(self) -> str:
+        """Whose write this is."""
+        return self._tenant
+
+    @property
     def connection(self) -> Connection:
         """The transaction's connection: what else must commit with this write (a job's final state)."""
         return self._connection

@@ -12,13 +12,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from carbon.adapters.account_store import SqlAccounts
 from carbon.adapters.key_store import SqlKeys, read_or_create_secret
 from carbon.adapters.loan_files import count_rows, guess_format, read_loan_chunks
 from carbon.adapters.migrate import upgrade
 from carbon.adapters.readiness import WriteReadiness
 from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.adapters.work_dir import WorkDir, adopt_legacy_job_files
-from carbon.api.auth import KeyGate
+from carbon.api.auth import KeyGate, caller_for
 from carbon.api.docs import install_docs
 from carbon.api.edge import AllowedHosts, BodyDeadline
 from carbon.api.job_metrics import CountedJobs
@@ -27,7 +28,9 @@ from carbon.api.observability import Metrics, install_observability
 from carbon.api.problems import BodySizeLimit, error_responses, install_problem_handlers
 from carbon.api.routes import factors, green, health, jobs, ledger, reports, writes
 from carbon.api.schemas import Problem
-from carbon.api.state import AppState, count_recorded
+from carbon.api.state import AppState, accounts, count_recorded, utc_now
+from carbon.books.accounts import Accounts, account_routes
+from carbon.core.access import Role
 from carbon.core.columnar import LoanChunk
 from carbon.registry import FactorRegistry, load_registry
 from carbon.services.jobs import JobPolicy, JobRunner
@@ -65,7 +68,7 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
             key_secret=load_key_secret(settings),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             failures=_failure_limiter(settings.auth_failures_per_minute),
-            metrics=metrics,
+            metrics=metrics, accounts=Accounts(SqlAccounts(engine)),
             readiness=WriteReadiness(url, settings.data_dir, settings.ready_min_free_disk_bytes),
         )  # fmt: skip
         if settings.auth == "open":
@@ -97,6 +100,10 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
     install_problem_handlers(app)
     for module in (writes, ledger, jobs, factors, green, reports, health):
         app.include_router(module.router)
+    app.include_router(account_routes(
+        reader=caller_for(Role.READ), admin=caller_for(Role.ADMIN), accounts=accounts, clock=utc_now,
+        responses=error_responses,
+    ))  # fmt: skip
     # Outermost last: request id and metrics around everything; then what is refused from the headers alone
     # (a host not served, no valid key); then the body, read whole within its deadline and size, before the
     # request takes anything; then the handler's timeout (a write that outlives it keeps its slot until

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from carbon.books.accounts.wire import CustomerRef
 from carbon.core.text import PLAIN_TEXT_PATTERN, PRODUCT_MAX_LENGTH
 
 __all__ = [
@@ -83,6 +84,7 @@ class Loan(_Strict):
     channel: Literal["online", "branch"]
     product: Product | None = None
     region: Region | None = None
+    customer_ref: CustomerRef | None = None
 
 
 class LoanBatchRequest(_Strict):

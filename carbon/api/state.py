@@ -19,6 +19,7 @@ from carbon.adapters.sql_store import SqlLedger
 from carbon.adapters.work_dir import WorkDir
 from carbon.api.limits import RateLimiter
 from carbon.api.observability import Metrics
+from carbon.books.accounts import Accounts
 from carbon.core.jobs import Job
 from carbon.errors import RequestInFlightError
 from carbon.registry import FactorRegistry
@@ -30,6 +31,7 @@ from carbon.settings import Settings
 __all__ = [
     "AppState",
     "InFlight",
+    "accounts",
     "app_state",
     "count_recorded",
     "idempotent_write",
@@ -76,6 +78,7 @@ class AppState:
     failures: RateLimiter
     metrics: Metrics
     readiness: WriteReadiness
+    accounts: Accounts
     in_flight: InFlight = field(default_factory=InFlight)
     probe_threads: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="carbon-probe")
@@ -96,6 +99,11 @@ def count_recorded(metrics: Metrics, recorded: Recorded) -> None:
     what was recorded."""
     metrics.ledger_write(recorded.kind, loans=recorded.loans, milligrams=max(recorded.mg, 0),
                          book=recorded.book)  # fmt: skip
+
+
+def accounts(request: Request) -> Accounts:
+    """The personal carbon accounts of the app serving this request."""
+    return app_state(request).accounts
 
 
 def app_state(request: Request) -> AppState:

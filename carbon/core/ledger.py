@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from carbon.core.model import Book
+from carbon.core.model import Book, Factor
 
 __all__ = [
+    "CountedLoans",
     "EntryKind",
     "EntryLine",
     "LedgerEntry",
@@ -82,6 +83,23 @@ class LoanClaimColumns:
     products: npt.NDArray[np.int32]
     product_names: list[str | None]
     mg: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class CountedLoans:
+    """Online loans an entry has just counted, as columns, with the customer each belongs to: what the
+    personal carbon accounts credit in the entry's transaction.
+
+    `customers` holds the lender's references as sent (a list, or an Arrow string array; None for a loan
+    without one): the ledger hands them on and never stores them. `factor_codes` index into `factors`.
+    """
+
+    customers: Any
+    days: npt.NDArray[np.int32]
+    mg: npt.NDArray[np.int64]
+    factor_codes: npt.NDArray[np.int32]
+    factors: tuple[Factor, ...]
+    activity: str
 
 
 @dataclass(frozen=True, slots=True)

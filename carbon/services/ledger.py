@@ -14,8 +14,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
+
 from carbon.core.calculate import calculate
-from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry, LoanClaim, LoanStatus
+from carbon.core.ledger import CountedLoans, EntryKind, EntryLine, LedgerEntry, LoanClaim, LoanStatus
 from carbon.core.model import Book, Factor
 from carbon.core.units import parse_unit
 from carbon.errors import (
@@ -33,7 +35,7 @@ from carbon.services.energy_claims import (
 )
 from carbon.services.ledger_inputs import LoanBatchInput, WriteContext
 from carbon.services.loan_factors import ONLINE_LOAN, LoanFactors
-from carbon.services.ports import LedgerReader, LedgerStore, LedgerWrite
+from carbon.services.ports import LedgerReader, LedgerStore, LedgerWrite, Subledger
 from carbon.services.views import amount_view, factor_ref_view
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
 ]
 
 BRANCH_LOAN = "branch_loan"
+_EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +198,10 @@ def record_loan_batch(
     max_loans: int,
     default_region: str,
     unit: str = "tCO2e",
+    subledger: Subledger | None = None,
 ) -> Outcome:
-    """Record a batch once: loans already counted for the tenant come back as duplicates."""
+    """Record a batch once: loans already counted for the tenant come back as duplicates; the `subledger`
+    (the personal accounts) learns of the online loans counted, in the same transaction."""
     _check_batch(batch, max_loans)
     parse_unit(unit)
     with store.write(ctx.tenant) as tx:
@@ -211,7 +216,27 @@ def record_loan_batch(
         entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.LOAN_BATCH, Book.AVOIDED, batch.batch_id, ctx.now,
                             ctx.request_checksum, tuple(lines), factor_release=release)  # fmt: skip
         tx.append(entry, claims)
+        if subledger is not None:
+            subledger.loans_counted(
+                tx, entry, _counted(batch, claims, LoanFactors(registry, release, default_region))
+            )
         return store_outcome(tx, ctx, outcome, entry, len(claims))
+
+
+def _counted(batch: LoanBatchInput, claims: list[LoanClaim], factors: LoanFactors) -> CountedLoans:
+    """The online loans just counted, each with its customer, milligrams and factor."""
+    customer = {loan.loan_id: loan.customer_ref for loan in batch.loans}
+    online = [c for c in claims if c.channel == "online"]
+    used = [factors.factor(c.region, c.disbursed_on) for c in online]
+    codes = {f.id: i for i, f in enumerate(dict.fromkeys(used))}
+    return CountedLoans(
+        customers=[customer[c.loan_id] for c in online],
+        days=np.array([(c.disbursed_on - _EPOCH).days for c in online], dtype=np.int32),
+        mg=np.array([c.mg for c in online], dtype=np.int64),
+        factor_codes=np.array([codes[f.id] for f in used], dtype=np.int32),
+        factors=tuple(dict.fromkeys(used)),
+        activity=ONLINE_LOAN,
+    )
 
 
 def preview_loan_batch(
@@ -319,9 +344,15 @@ def _negated(line: EntryLine) -> EntryLine:
 
 
 def reverse_entry(
-    store: LedgerStore, tenant: str, entry_id: str, now: datetime, unit: str = "tCO2e"
+    store: LedgerStore,
+    tenant: str,
+    entry_id: str,
+    now: datetime,
+    unit: str = "tCO2e",
+    subledger: Subledger | None = None,
 ) -> Outcome:
-    """Append the reversal of an entry (once: asking again returns the same reversal)."""
+    """Append the reversal of an entry (once: asking again returns the same reversal); the `subledger`
+    takes back what the entry credited, in the same transaction."""
     parse_unit(unit)
     with store.write(tenant) as tx:
         original = tx.entry(entry_id)
@@ -339,6 +370,8 @@ def reverse_entry(
                                period_end=original.period_end)  # fmt: skip
         tx.append(reversal)
         tx.release_loans(entry_id, reversal.entry_id)
+        if subledger is not None:
+            subledger.entry_reversed(tx, original, reversal)
         return Outcome(201, entry_view(reversal, unit), recorded=Recorded.of(reversal))
 
 

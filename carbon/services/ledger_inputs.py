@@ -17,6 +17,7 @@ class LoanInput:
     channel: str
     product: str | None = None
     region: str | None = None
+    customer_ref: str | None = None  # the lender's customer: handed to the accounts, never stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,26 @@ from typing import IO, Protocol
 from carbon.core.access import ApiKey
 from carbon.core.inventory import ActivityLine, BookLine
 from carbon.core.jobs import Job, JobState
-from carbon.core.ledger import LedgerEntry, LoanClaim, LoanClaimColumns, LoanStatus, StoredResponse
+from carbon.core.ledger import (
+    CountedLoans,
+    LedgerEntry,
+    LoanClaim,
+    LoanClaimColumns,
+    LoanStatus,
+    StoredResponse,
+)
 from carbon.core.model import Book
 
-__all__ = ["Admit", "JobStore", "KeyStore", "LedgerReader", "LedgerStore", "LedgerWrite", "ReportReader"]
+__all__ = [
+    "Admit",
+    "JobStore",
+    "KeyStore",
+    "LedgerReader",
+    "LedgerStore",
+    "LedgerWrite",
+    "ReportReader",
+    "Subledger",
+]
 
 Admit = Callable[[int, int], None]  # (a tenant's unfinished jobs, bytes their uploads hold): raises to refuse
 
@@ -48,6 +64,15 @@ class LedgerWrite(Protocol):
     def append_details(self, entry_id: str, details: str) -> None: ...
 
     def append_activity_lines(self, entry_id: str, lines: Sequence[ActivityLine]) -> None: ...
+
+
+class Subledger(Protocol):
+    """A book kept beside the ledger (the personal carbon accounts) that follows the loans an entry counts
+    and the entries reversed, inside the ledger's own write transaction: both commit, or neither."""
+
+    def loans_counted(self, tx: LedgerWrite, entry: LedgerEntry, loans: CountedLoans) -> None: ...
+
+    def entry_reversed(self, tx: LedgerWrite, original: LedgerEntry, reversal: LedgerEntry) -> None: ...
 
 
 class LedgerReader(Protocol):

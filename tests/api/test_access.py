@@ -29,6 +29,7 @@ LOANS = [
     {"loan_id": "T-1", "disbursed_on": "2021-06-30", "channel": "online"},
     {"loan_id": "T-2", "disbursed_on": "2021-06-30", "channel": "online"},
 ]
+CUSTOMER = "customer-of-bank-a"
 SAVING = {
     "saving_id": "s-1",
     "energy_saved": {"value": "46769.74", "unit": "MWh"},
@@ -145,6 +146,9 @@ def _seed(client: TestClient, headers: dict[str, str], tmp_path: Path) -> dict[s
     batch = client.post("/v1/loan-batches", json={"batch_id": "b", "loans": LOANS},
                         headers={"Idempotency-Key": "same-key", **headers})  # fmt: skip
     assert batch.status_code == 201, batch.text
+    customer = [{**LOANS[0], "loan_id": "T-C", "customer_ref": CUSTOMER}]
+    assert client.post("/v1/loan-batches", json={"batch_id": "c", "loans": customer},
+                       headers={"Idempotency-Key": "c", **headers}).status_code == 201  # fmt: skip
     saving = client.post("/v1/energy-savings", json=SAVING, headers={"Idempotency-Key": "s", **headers})
     assert saving.status_code == 201, saving.text
     activity = client.post("/v1/activities", json=ACTIVITY, headers={"Idempotency-Key": "a", **headers})
@@ -195,6 +199,8 @@ def _as_b(client: TestClient, b: dict[str, str], ids: dict[str, str]) -> dict[tu
         "intensity": [{"start": f"2024-01-01T0{h}:00:00Z", "end": f"2024-01-01T0{h + 1}:00:00Z",
                        "g_per_kwh": "500"} for h in range(3)],
     })  # fmt: skip
+    call("POST", "/v1/carbon-accounts/query", json={"customer_ref": CUSTOMER})
+    call("POST", "/v1/carbon-accounts/erase", json={"customer_ref": CUSTOMER})
     for path in ("/v1/factor-releases", "/v1/factor-releases/2026-12", "/v1/factors",
                  "/v1/factors/ant.green_computing.2021"):  # fmt: skip
         call(
@@ -238,6 +244,10 @@ def test_no_operation_reaches_another_tenants_ledger(app_client: TestClient, tmp
         assert got[op].status_code == 201 and "Idempotent-Replayed" not in got[op].headers, got[op].text
     job_b = got[("POST", "/v1/jobs")]
     assert job_b.status_code == 202 and job_b.json()["job_id"] != ids["job"]
+    assert got[("POST", "/v1/carbon-accounts/query")].json()["loans"] == 0  # A's customer is not B's
+    assert got[("POST", "/v1/carbon-accounts/erase")].json()["erased"] is False
+    mine = app_client.post("/v1/carbon-accounts/query", json={"customer_ref": CUSTOMER}, headers=a).json()
+    assert mine["loans"] == 1  # B's erasure did not reach A's account
 
     # and tenant A sees exactly what it had: no reversal, no entry of B's
     assert app_client.get("/v1/ledger/entries", headers=a).json() == before

@@ -52,7 +52,7 @@ def reverse(
 ) -> dict[str, Any]:
     """Append a reversal (idempotent: once per entry); its loans may then be counted again."""
     with state.in_flight.hold(caller.tenant, f"reversal:{entry_id}"):
-        outcome = reverse_entry(state.ledger, caller.tenant, entry_id, utc_now(), unit)
+        outcome = reverse_entry(state.ledger, caller.tenant, entry_id, utc_now(), unit, state.accounts)
     state.count(outcome.recorded)
     response.status_code = outcome.status
     return outcome.body

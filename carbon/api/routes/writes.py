@@ -50,7 +50,8 @@ Checksum = Annotated[str, Depends(request_checksum)]
 
 
 def _loan_batch(body: LoanBatchRequest) -> LoanBatchInput:
-    loans = tuple(LoanInput(x.loan_id, x.disbursed_on, x.channel, x.product, x.region) for x in body.loans)
+    loans = tuple(LoanInput(x.loan_id, x.disbursed_on, x.channel, x.product, x.region, x.customer_ref)
+                  for x in body.loans)  # fmt: skip
     return LoanBatchInput(body.batch_id, loans, body.factor_release)
 
 
@@ -101,7 +102,7 @@ def post_loan_batch(
     """Each loan id counts once per tenant: loans counted before come back in `duplicates`."""
     return idempotent_write(state, caller.tenant, key, checksum, response, lambda ctx: record_loan_batch(
         state.ledger, state.registry, ctx, _loan_batch(body), max_loans=state.settings.max_loans_per_batch,
-        default_region=state.settings.default_loan_region, unit=unit,
+        default_region=state.settings.default_loan_region, unit=unit, subledger=state.accounts,
     ))  # fmt: skip
 
 

@@ -1,0 +1,147 @@
+"""Personal carbon accounts in SQL: the tenant's secret, credits per pseudonym, erasure by severing.
+
+Credits are written in the ledger write's own transaction (`within`), through the driver like the loan
+claims (COPY on PostgreSQL, executemany on SQLite). An account is read by the (tenant, pseudonym) index.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
+
+from carbon.adapters.schema import account_credits, account_erasures, account_secrets
+from carbon.adapters.sql_store import write_transaction
+
+__all__ = ["SqlAccountWrite", "SqlAccounts"]
+
+_COLUMNS = ("pseudonym", "month", "activity", "factor_id", "factor_version", "factor_release", "loans", "mg")
+_SECRET_BYTES = 32
+
+
+class SqlAccountWrite:
+    """Account writes of one tenant inside a transaction that holds the tenant's write lock."""
+
+    def __init__(self, connection: Connection, tenant: str) -> None:
+        self._connection = connection
+        self._tenant = tenant
+
+    def secret(self) -> bytes:
+        """The tenant's secret; 32 random bytes made on first use (the tenant's lock is held)."""
+        found = _secret(self._connection, self._tenant)
+        if found is not None:
+            return found
+        made = secrets.token_bytes(_SECRET_BYTES)
+        self._connection.execute(insert(account_secrets).values(
+            tenant=self._tenant, secret=made, created_at=datetime.now(UTC)))  # fmt: skip
+        return made
+
+    def add_credits(self, entry_id: str, credits: pa.Table) -> None:
+        """Insert an entry's credits."""
+        n = credits.num_rows
+        if not n:
+            return
+        table = credits.select(list(_COLUMNS))
+        table = table.add_column(0, "entry_id", pa.array([entry_id] * n, pa.string()))
+        table = table.add_column(0, "tenant", pa.array([self._tenant] * n, pa.string()))
+        columns = ", ".join(table.column_names)
+        driver: Any = self._connection.connection.driver_connection
+        if self._connection.dialect.name == "postgresql":
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY account_credits ({columns}) FROM STDIN (FORMAT csv)") as copy,
+            ):
+                copy.write(buffer.getbuffer())
+            return
+        table = table.set_column(3, "month", table.column("month").cast(pa.string()))
+        marks = ", ".join(["?"] * table.num_columns)
+        cursor = driver.cursor()
+        cursor.executemany(
+            f"INSERT INTO account_credits ({columns}) VALUES ({marks})",
+            zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True),
+        )
+        cursor.close()
+
+    def debit(self, original_entry_id: str, reversal_entry_id: str) -> None:
+        """Append the negation of every credit row of the original entry, under the reversal's id."""
+        self._connection.execute(
+            text(
+                "INSERT INTO account_credits (tenant, pseudonym, entry_id, month, activity, factor_id, "
+                "factor_version, factor_release, loans, mg) SELECT tenant, pseudonym, :reversal, month, "
+                "activity, factor_id, factor_version, factor_release, -loans, -mg FROM account_credits "
+                "WHERE tenant = :tenant AND entry_id = :original"
+            ),
+            {"reversal": reversal_entry_id, "tenant": self._tenant, "original": original_entry_id},
+        )
+
+    def sever(self, pseudonym: str, now: datetime) -> int:
+        """Null the pseudonym on the account's rows; record the erasure when there were any."""
+        moved = self._connection.execute(
+            update(account_credits)
+            .where(account_credits.c.tenant == self._tenant, account_credits.c.pseudonym == pseudonym)
+            .values(pseudonym=None)
+        ).rowcount
+        if moved:
+            self._connection.execute(insert(account_erasures).values(
+                tenant=self._tenant, erased_at=now, credits_severed=moved))  # fmt: skip
+        return int(moved)
+
+
+def _secret(connection: Connection, tenant: str) -> bytes | None:
+    found = connection.execute(
+        select(account_secrets.c.secret).where(account_secrets.c.tenant == tenant)
+    ).scalar_one_or_none()
+    return bytes(found) if found is not None else None
+
+
+class SqlAccounts:
+    """The accounts over one SQLAlchemy engine (the ledger's)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def write(self, tenant: str) -> Iterator[SqlAccountWrite]:
+        """A write transaction under the tenant's ledger lock (no credit runs beside an erasure)."""
+        with write_transaction(self.engine) as connection:
+            if self._postgres:
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": tenant})
+            yield SqlAccountWrite(connection, tenant)
+
+    def within(self, ledger_write: object) -> SqlAccountWrite:
+        """The account writes of a ledger write (a `SqlWrite`), in its transaction."""
+        connection = getattr(ledger_write, "connection", None)
+        tenant = getattr(ledger_write, "tenant", None)
+        if not isinstance(connection, Connection) or not isinstance(tenant, str):
+            raise TypeError("accounts are written inside a SQL ledger write")
+        return SqlAccountWrite(connection, tenant)
+
+    def secret(self, tenant: str) -> bytes | None:
+        """The tenant's secret, if one was ever made."""
+        with self.engine.connect() as connection:
+            return _secret(connection, tenant)
+
+    def credits(self, tenant: str, pseudonym: str) -> list[tuple[date, str, str, int, str, Any, Any]]:
+        """The account's credit rows: month, activity, factor id, version, release, loans, milligrams."""
+        query = select(
+            account_credits.c.month, account_credits.c.activity, account_credits.c.factor_id,
+            account_credits.c.factor_version, account_credits.c.factor_release,
+            func.sum(account_credits.c.loans), func.sum(account_credits.c.mg),
+        ).where(account_credits.c.tenant == tenant, account_credits.c.pseudonym == pseudonym).group_by(
+            account_credits.c.month, account_credits.c.activity, account_credits.c.factor_id,
+            account_credits.c.factor_version, account_credits.c.factor_release,
+        )  # fmt: skip
+        with self.engine.connect() as connection:
+            return [
+                (row[0], row[1], row[2], row[3], row[4], row[5], row[6]) for row in connection.execute(query)
+            ]
