@@ -42,9 +42,11 @@ __all__ = [
 ]
 
 REQUIRED = ("loan_id", "disbursed_on", "channel")
-OPTIONAL = ("product", "region")
+OPTIONAL = ("product", "region", "customer_ref")
 MAX_ID_BYTES = 128
-MAX_BYTES = {"loan_id": MAX_ID_BYTES, "disbursed_on": 10}  # longer values are bad rows whatever they hold
+CUSTOMER_REF_MAX_LENGTH = 128  # characters; up to 4 bytes each in UTF-8
+MAX_BYTES = {"loan_id": MAX_ID_BYTES, "disbursed_on": 10, "customer_ref": 4 * CUSTOMER_REF_MAX_LENGTH}
+_CONTROL_RE2 = r"[\x00-\x1f\x7f-\x{9f}\x{2028}\x{2029}]"  # core.text's rule, in RE2's syntax
 EXPANSION_BUDGET = 16 << 20  # bytes the over-long values of a dictionary column may take once decoded
 _REGION = re.compile(r"GLOBAL|[A-Z]{2}(-[A-Z0-9]{1,10}){0,2}")
 _ID_CHARS = (string.ascii_letters + string.digits + "._:/-").encode()
@@ -115,7 +117,7 @@ def require(columns: list[str], name: str) -> None:
 # --- validation --------------------------------------------------------------------------------------
 
 FEW_VALUES = ("channel", "product", "region")  # read as dictionaries: checked once per value
-_REASON_ORDER = ("loan_id", "disbursed_on", "channel", "region", "product")
+_REASON_ORDER = ("loan_id", "disbursed_on", "channel", "region", "product", "customer_ref")
 
 
 def validate(batch: pa.RecordBatch | pa.Table, where: Any) -> LoanChunk:
@@ -126,6 +128,7 @@ def validate(batch: pa.RecordBatch | pa.Table, where: Any) -> LoanChunk:
     online, branch = _channel(batch)
     region, region_names = _dictionary(batch, "region", n, empty_is_null=True)
     product, product_names = _dictionary(batch, "product", n, empty_is_null=True)
+    customers = _customers(batch, n)
     reasons = {
         "loan_id": _bad_ids(ids),
         "disbursed_on": ~date_ok,
@@ -134,10 +137,11 @@ def validate(batch: pa.RecordBatch | pa.Table, where: Any) -> LoanChunk:
         "product": _flags(
             product, [v is not None and not is_plain_text(v, PRODUCT_MAX_LENGTH) for v in product_names]
         ),
+        "customer_ref": _bad_customers(customers, n),
     }
     bad = np.logical_or.reduce(list(reasons.values())) if n else np.zeros(0, dtype=np.bool_)
     if not bad.any():
-        return LoanChunk(n, ids, days, online, region, region_names, product, product_names, [])
+        return LoanChunk(n, ids, days, online, region, region_names, product, product_names, [], customers)
     keep = ~bad
     return LoanChunk(
         rows=n,
@@ -149,6 +153,7 @@ def validate(batch: pa.RecordBatch | pa.Table, where: Any) -> LoanChunk:
         products=product[keep],
         product_names=product_names,
         rejected=_explain(bad, reasons, where),
+        customers=None if customers is None else customers.filter(pa.array(keep)),
     )
 
 
@@ -158,7 +163,27 @@ _MESSAGES = {
     "channel": "channel must be online or branch",
     "region": "region must be GLOBAL or an ISO 3166 code like CN or CN-HE",
     "product": f"product must be at most {PRODUCT_MAX_LENGTH} characters, none of them a control character",
+    "customer_ref": f"customer_ref must be at most {CUSTOMER_REF_MAX_LENGTH} characters, none of them a "
+    "control character",
 }
+
+
+def _customers(batch: pa.RecordBatch | pa.Table, n: int) -> pa.Array | None:
+    """The customer_ref column as strings, an empty value as none; None when the file has no such column."""
+    if "customer_ref" not in batch.schema.names:
+        return None
+    column = _string_column(batch, "customer_ref", n)
+    return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+
+
+def _bad_customers(customers: pa.Array | None, n: int) -> npt.NDArray[np.bool_]:
+    """References longer than 128 characters or holding a control character (checked by Arrow, per column;
+    an over-long dictionary value was emptied before decoding and is refused here by its length 0)."""
+    if customers is None:
+        return np.zeros(n, dtype=np.bool_)
+    bad = pc.or_(pc.greater(pc.utf8_length(customers), CUSTOMER_REF_MAX_LENGTH),
+                 pc.match_substring_regex(customers, _CONTROL_RE2))  # fmt: skip
+    return np.asarray(pc.fill_null(bad, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
 def _explain(

@@ -58,17 +58,18 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         job_store = CountedJobs(engine, metrics)
         work = WorkDir(settings.data_dir / "work").open()
         adopt_legacy_job_files(settings.data_dir / "jobs", job_store)
+        accounts_book = Accounts(SqlAccounts(engine))
         runner = JobRunner(job_store, ledger.waiting(JOB_LOCK_WAIT_SECONDS), loaded, work.path,
                            read_chunks=_read_chunks, count_rows=count_rows,
                            default_region=settings.default_loan_region, policy=job_policy(settings),
                            on_recorded=partial(count_recorded, metrics),
-                           on_rows=metrics.job_rows)  # fmt: skip
+                           on_rows=metrics.job_rows, subledger=accounts_book)  # fmt: skip
         app.state.carbon = AppState(
             settings=settings, registry=loaded, ledger=ledger, jobs=runner, work=work, keys=SqlKeys(engine),
             key_secret=load_key_secret(settings),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             failures=_failure_limiter(settings.auth_failures_per_minute),
-            metrics=metrics, accounts=Accounts(SqlAccounts(engine)),
+            metrics=metrics, accounts=accounts_book,
             readiness=WriteReadiness(url, settings.data_dir, settings.ready_min_free_disk_bytes),
         )  # fmt: skip
         if settings.auth == "open":

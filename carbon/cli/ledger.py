@@ -11,8 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 
+from carbon.adapters.account_store import SqlAccounts
 from carbon.adapters.loan_files import file_checksum, guess_format, read_loan_chunks
 from carbon.adapters.sql_store import SqlLedger
+from carbon.books.accounts import Accounts
 from carbon.cli.common import (
     ERR,
     OUT,
@@ -62,7 +64,7 @@ def ingest(
                 lambda: read_loan_chunks(file, fmt),
                 reference=file.name,
                 default_region=settings.default_loan_region, release=release, unit=unit,
-                progress=lambda rows: bar.advance(task, rows),
+                progress=lambda rows: bar.advance(task, rows), subledger=Accounts(SqlAccounts(engine)),
             )  # fmt: skip
         _print_ingest(outcome.body, outcome.replayed, as_json, unit)
 

@@ -158,6 +158,8 @@ class LoanChunk:
     """The good records of one chunk of a loan file, as arrays, and its bad records, located.
 
     `loan_ids` is an Arrow string array: the core carries it for duplicate detection but never reads it.
+    `customers`, when the file has a customer_ref column, is an Arrow string array too (null: no customer),
+    carried to the personal accounts and never stored.
     """
 
     rows: int
@@ -169,3 +171,4 @@ class LoanChunk:
     products: npt.NDArray[np.int32]
     product_names: list[str | None]
     rejected: list[Rejected] = field(default_factory=list)
+    customers: Any = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from carbon.core.columnar import LoanChunk, Rejected
-from carbon.core.ledger import EntryKind, EntryLine, LedgerEntry, LoanClaimColumns
+from carbon.core.ledger import CountedLoans, EntryKind, EntryLine, LedgerEntry, LoanClaimColumns
 from carbon.core.model import Book, Factor
 from carbon.core.units import parse_unit
 from carbon.registry import FactorRegistry
@@ -26,7 +27,7 @@ from carbon.services.bulk import EPOCH, BulkLoanResult, calculate_loan_chunks
 from carbon.services.ledger import Outcome, new_entry_id, replay_or_none, store_outcome
 from carbon.services.ledger_inputs import WriteContext
 from carbon.services.loan_factors import ONLINE_LOAN, LoanFactors
-from carbon.services.ports import LedgerStore, LedgerWrite
+from carbon.services.ports import LedgerStore, LedgerWrite, Subledger
 from carbon.services.views import amount_view, factor_ref_view
 
 __all__ = ["record_loan_file"]
@@ -48,8 +49,10 @@ def record_loan_file(
     progress: Callable[[int], None] | None = None,
     rejected_sink: Callable[[list[Rejected]], None] | None = None,
     settle: Callable[[LedgerWrite, Outcome], None] | None = None,
+    subledger: Subledger | None = None,
 ) -> Outcome:
-    """Record every good, new loan of a file; bad rows are reported, duplicates are not counted.
+    """Record every good, new loan of a file; bad rows are reported, duplicates are not counted; the
+    `subledger` (the personal accounts) learns of the online loans counted that name a customer.
 
     `settle` runs last inside the write's transaction (a job's final state commits with its entry); if it
     raises, nothing is recorded. A replay does not call it.
@@ -71,7 +74,8 @@ def record_loan_file(
         entry = LedgerEntry(entry_id, ctx.tenant, EntryKind.LOAN_FILE, Book.AVOIDED, reference, ctx.now,
                             ctx.request_checksum, tuple(lines), factor_release=result.release)  # fmt: skip
         tx.append(entry)
-        _claim(tx, entry_id, open_chunks(), result.counted_mask, reclaims, factors)
+        credit = None if subledger is None else partial(subledger.loans_counted, tx, entry)
+        _claim(tx, entry_id, open_chunks(), result.counted_mask, reclaims, factors, credit)
         outcome = store_outcome(tx, ctx, Outcome(201, _body(result, reference, entry_id, unit)), entry,
                                 result.loans_counted)  # fmt: skip
         if settle is not None:
@@ -129,8 +133,10 @@ def _claim(
     counted: npt.NDArray[np.bool_] | None,
     reclaims: dict[str, int],
     factors: LoanFactors,
+    credit: Callable[[CountedLoans], None] | None = None,
 ) -> None:
-    """Second pass: count, for the entry, exactly the rows the first pass decided to count, as columns."""
+    """Second pass: count, for the entry, exactly the rows the first pass decided to count, as columns;
+    hand the online ones that name a customer to `credit`, chunk by chunk."""
     assert counted is not None
     offset = 0
     for chunk in chunks:
@@ -141,11 +147,37 @@ def _claim(
             continue
         ids = chunk.loan_ids.take(pa.array(rows))
         days, online, regions = chunk.days[rows], chunk.online[rows], chunk.regions[rows]
+        mg = _mg_per_row(days, online, regions, chunk.region_names, factors)
         tx.claim_loan_columns(entry_id, LoanClaimColumns(
             loan_ids=ids, claims=_claim_numbers(ids, reclaims), days=days, online=online, regions=regions,
             region_names=chunk.region_names, products=chunk.products[rows], product_names=chunk.product_names,
-            mg=_mg_per_row(days, online, regions, chunk.region_names, factors),
+            mg=mg,
         ))  # fmt: skip
+        if credit is not None and chunk.customers is not None:
+            online_rows = np.flatnonzero(online)
+            credit(_counted(chunk.customers.take(pa.array(rows[online_rows])), days[online_rows],
+                            regions[online_rows], chunk.region_names, mg[online_rows], factors))  # fmt: skip
+
+
+def _counted(
+    customers: Any,
+    days: npt.NDArray[np.int32],
+    regions: npt.NDArray[np.int32],
+    region_names: list[str | None],
+    mg: npt.NDArray[np.int64],
+    factors: LoanFactors,
+) -> CountedLoans:
+    """A chunk's online loans for the accounts: the factor resolved once per (day, region) group."""
+    key = days.astype(np.int64) * (len(region_names) + 1) + regions
+    unique, inverse = np.unique(key, return_inverse=True)
+    width = len(region_names) + 1
+    found = [
+        factors.factor(region_names[int(k % width)], EPOCH + timedelta(days=int(k // width))) for k in unique
+    ]
+    used = list(dict.fromkeys(found))
+    code_of = np.array([used.index(f) for f in found], dtype=np.int32)
+    return CountedLoans(customers=customers, days=days, mg=mg, factor_codes=code_of[inverse.reshape(-1)],
+                        factors=tuple(used), activity=ONLINE_LOAN)  # fmt: skip
 
 
 def _mg_per_row(

@@ -30,7 +30,7 @@ from carbon.services.ingest import record_loan_file
 from carbon.services.job_lease import Lease
 from carbon.services.ledger import Outcome, Recorded
 from carbon.services.ledger_inputs import WriteContext
-from carbon.services.ports import JobStore, LedgerStore, LedgerWrite
+from carbon.services.ports import JobStore, LedgerStore, LedgerWrite, Subledger
 
 __all__ = ["JobPolicy", "JobRunner", "job_view", "runner_id"]
 
@@ -76,6 +76,7 @@ class JobRunner:
         policy: JobPolicy | None = None,
         on_recorded: Callable[[Recorded], None] | None = None,
         on_rows: Callable[[int], None] | None = None,
+        subledger: Subledger | None = None,
     ) -> None:
         self.jobs = jobs
         self._ledger = ledger
@@ -87,6 +88,7 @@ class JobRunner:
         self.policy = policy or JobPolicy()
         self._on_recorded = on_recorded  # the service's counters: each new entry, each block of rows
         self._on_rows = on_rows
+        self._subledger = subledger  # the personal accounts, credited in the job's ledger transaction
         self.owner = runner_id()
         self._progress: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -200,6 +202,7 @@ class JobRunner:
                 self._ledger, self._registry, ctx, lambda: self._read(upload, job.format),
                 reference=f"job {job.job_id}", default_region=self._region, progress=advance,
                 rejected_sink=lambda rows: writer.writerows((r.where, r.reason) for r in rows), settle=settle,
+                subledger=self._subledger,
             )  # fmt: skip
         if not settled:  # a replay: the entry was recorded by a run that could not settle the job
             self._settle(job, JobState.SUCCEEDED, result=outcome.body)

@@ -17,6 +17,7 @@ from carbon.adapters.schema import account_credits, account_erasures
 from carbon.api import create_app
 from carbon.core.access import Role
 from carbon.settings import Settings
+from tests.api.test_jobs import finished, upload
 from tests.api.test_loan_batches import mg
 from tests.backends import BACKENDS, database_url
 from tests.integration.test_one_file_every_path import batches
@@ -280,3 +281,19 @@ def test_the_raw_reference_is_in_no_table_log_line_metric_response_or_error(
             assert form not in "\n".join(texts)
             assert form.encode() not in stored
             assert form.encode("utf-16-le") not in stored
+
+
+def test_a_job_credits_the_customers_its_file_names(client: TestClient) -> None:
+    loans = customers_of(varied_loans(300, seed=13, duplicates=10), 7)
+    header = "loan_id,disbursed_on,channel,product,region,customer_ref\n"
+    rows = "".join(",".join(loan[c] for c in header.strip().split(",")) + "\n" for loan in loans)
+    accepted = upload(client, (header + rows).encode(), "job-accounts")
+    assert accepted.status_code == 202, accepted.text
+    job = finished(client, accepted.headers["location"])
+    assert job["state"] == "succeeded", job
+    expected = oracle_accounts(loans)
+    assert {ref: mg(account(client, ref)["balance"]) for ref in expected} == {
+        ref: want["mg"] for ref, want in expected.items()
+    }
+    assert sum(want["mg"] for want in expected.values()) == avoided_mg(client)
+    assert all(loan["customer_ref"] not in str(job) for loan in loans)
