@@ -68,7 +68,7 @@ class ServerProcess:
         self._log.flush()
         return self.log_path.read_text(errors="replace")[-chars:]
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         """Poll GET /readyz until it answers 200; fail with the server's output if it exits or stalls."""
         deadline = time.monotonic() + timeout
         with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
