@@ -79,16 +79,17 @@ def credit_table(secret: bytes, loans: CountedLoans) -> pa.Table:
     counts = np.bincount(inverse.reshape(-1), minlength=groups.size).astype(np.int64)
     customer, rest = np.divmod(groups, span * n_factors)
     month, factor = np.divmod(rest, n_factors)
-    names = [pseudonym(secret, refs[int(i)]) for i in np.unique(customer)]
-    by_code = dict(zip(np.unique(customer).tolist(), names, strict=True))
+    present, which = np.unique(customer, return_inverse=True)
+    names = pa.array([pseudonym(secret, refs[int(i)]) for i in present], pa.string())
     used = loans.factors
+    factor_rows = pa.array(factor)
     return pa.table({
-        "pseudonym": pa.array([by_code[int(c)] for c in customer], pa.string()),
+        "pseudonym": names.take(pa.array(which.reshape(-1))),
         "month": pa.array((month + first).astype("datetime64[M]").astype("datetime64[D]")).cast(pa.date32()),
-        "activity": pa.array([loans.activity] * groups.size, pa.string()),
-        "factor_id": pa.array([used[int(f)].id for f in factor], pa.string()),
-        "factor_version": pa.array([used[int(f)].version for f in factor], pa.int32()),
-        "factor_release": pa.array([used[int(f)].release for f in factor], pa.string()),
+        "activity": pa.array([loans.activity], pa.string()).take(pa.array(np.zeros(groups.size, np.int64))),
+        "factor_id": pa.array([f.id for f in used], pa.string()).take(factor_rows),
+        "factor_version": pa.array([f.version for f in used], pa.int32()).take(factor_rows),
+        "factor_release": pa.array([f.release for f in used], pa.string()).take(factor_rows),
         "loans": pa.array(counts, pa.int64()),
         "mg": pa.array(mg, pa.int64()),
     })  # fmt: skip
@@ -149,7 +150,7 @@ def balance_of(rows: list[CreditRow]) -> AccountBalance:
         grouped.setdefault((row.month.strftime("%Y-%m"), row.activity), []).append(row)
     months = []
     for (month, activity), found in sorted(grouped.items()):
-        if not any(r.loans or r.mg for r in found) and sum(r.loans for r in found) == 0:
+        if sum(r.loans for r in found) == 0 and sum(r.mg for r in found) == 0:
             continue  # credited, then reversed whole: nothing left to show
         factors = sorted({FactorUsed(r.factor_id, r.factor_version, r.factor_release) for r in found},
                          key=lambda f: (f.id, f.version, f.release))  # fmt: skip
