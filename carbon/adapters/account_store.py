@@ -109,6 +109,7 @@ class SqlAccounts:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        self._secrets: dict[str, bytes] = {}  # a tenant's secret never changes once made
 
     @contextmanager
     def write(self, tenant: str) -> Iterator[SqlAccountWrite]:
@@ -128,8 +129,13 @@ class SqlAccounts:
 
     def secret(self, tenant: str) -> bytes | None:
         """The tenant's secret, if one was ever made."""
-        with self.engine.connect() as connection:
-            return _secret(connection, tenant)
+        if tenant not in self._secrets:
+            with self.engine.connect() as connection:
+                found = _secret(connection, tenant)
+            if found is None:
+                return None
+            self._secrets[tenant] = found
+        return self._secrets[tenant]
 
     def credits(self, tenant: str, pseudonym: str) -> list[tuple[date, str, str, int, str, Any, Any]]:
         """The account's credit rows: month, activity, factor id, version, release, loans, milligrams."""
