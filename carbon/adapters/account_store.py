@@ -137,6 +137,35 @@ class SqlAccounts:
             self._secrets[tenant] = found
         return self._secrets[tenant]
 
+    def _balances(self, tenant: str) -> Any:
+        """Each live account's balance (erased credits and accounts reversed to nothing left out)."""
+        return (
+            select(func.sum(account_credits.c.mg).label("balance"))
+            .where(account_credits.c.tenant == tenant, account_credits.c.pseudonym.is_not(None))
+            .group_by(account_credits.c.pseudonym)
+            .having((func.sum(account_credits.c.loans) != 0) | (func.sum(account_credits.c.mg) != 0))
+            .subquery()
+        )
+
+    def balance_summary(self, tenant: str) -> tuple[int, int, int, int]:
+        """How many accounts, the lowest and highest balance and the total, in milligrams."""
+        balances = self._balances(tenant)
+        query = select(func.count(), func.min(balances.c.balance), func.max(balances.c.balance),
+                       func.sum(balances.c.balance))  # fmt: skip
+        with self.engine.connect() as connection:
+            count, lowest, highest, total = connection.execute(query).one()
+        return int(count), int(lowest or 0), int(highest or 0), int(total or 0)
+
+    def balances(self, tenant: str) -> Iterator[int]:
+        """Every account's balance, ascending, streamed in batches (a server-side cursor on PostgreSQL)."""
+        balances = self._balances(tenant)
+        with self.engine.connect() as connection:
+            result = connection.execution_options(yield_per=10_000).execute(
+                select(balances.c.balance).order_by(balances.c.balance)
+            )
+            for (balance,) in result:
+                yield int(balance)
+
     def credits(self, tenant: str, pseudonym: str) -> list[tuple[date, str, str, int, str, Any, Any]]:
         """The account's credit rows: month, activity, factor id, version, release, loans, milligrams."""
         query = select(

@@ -201,6 +201,7 @@ def _as_b(client: TestClient, b: dict[str, str], ids: dict[str, str]) -> dict[tu
     })  # fmt: skip
     call("POST", "/v1/carbon-accounts/query", json={"customer_ref": CUSTOMER})
     call("POST", "/v1/carbon-accounts/erase", json={"customer_ref": CUSTOMER})
+    call("GET", "/v1/carbon-accounts/distribution")
     for path in ("/v1/factor-releases", "/v1/factor-releases/2026-12", "/v1/factors",
                  "/v1/factors/ant.green_computing.2021"):  # fmt: skip
         call(
@@ -246,6 +247,7 @@ def test_no_operation_reaches_another_tenants_ledger(app_client: TestClient, tmp
     assert job_b.status_code == 202 and job_b.json()["job_id"] != ids["job"]
     assert got[("POST", "/v1/carbon-accounts/query")].json()["loans"] == 0  # A's customer is not B's
     assert got[("POST", "/v1/carbon-accounts/erase")].json()["erased"] is False
+    assert got[("GET", "/v1/carbon-accounts/distribution")].json()["accounts"] == 0
     mine = app_client.post("/v1/carbon-accounts/query", json={"customer_ref": CUSTOMER}, headers=a).json()
     assert mine["loans"] == 1  # B's erasure did not reach A's account
 

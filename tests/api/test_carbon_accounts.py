@@ -297,3 +297,26 @@ def test_a_job_credits_the_customers_its_file_names(client: TestClient) -> None:
     }
     assert sum(want["mg"] for want in expected.values()) == avoided_mg(client)
     assert all(loan["customer_ref"] not in str(job) for loan in loans)
+
+
+def test_the_distribution_of_balances_names_no_account_and_matches_a_plain_oracle(client: TestClient) -> None:
+    loans = customers_of(varied_loans(500, seed=17), 37)
+    for number, batch in enumerate(batches(loans, 100)):
+        record(client, batch, f"d{number}")
+    client.post("/v1/carbon-accounts/erase", json={"customer_ref": loans[0]["customer_ref"]})
+    balances = sorted(
+        want["mg"] for ref, want in oracle_accounts(loans).items() if ref != loans[0]["customer_ref"]
+    )
+    response = client.get("/v1/carbon-accounts/distribution", params={"unit": "mgCO2e", "bins": 4})
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found["accounts"] == len(balances) == 36
+    assert mg(found["total"]) == sum(balances)
+    n = len(balances)
+    expected = {p: balances[max(1, -(-p * n // 100)) - 1] for p in (10, 25, 50, 75, 90, 99)}
+    assert {x["percentile"]: mg(x["balance"]) for x in found["percentiles"]} == expected
+    width = -(-(balances[-1] - balances[0] + 1) // 4)
+    in_bins = [sum(1 for b in balances if min((b - balances[0]) // width, 3) == i) for i in range(4)]
+    assert [x["accounts"] for x in found["bins"]] == in_bins
+    assert mg(found["bins"][0]["low"]) == balances[0] and mg(found["bins"][-1]["high"]) == balances[-1]
+    assert "cust-" not in response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -46,6 +47,15 @@ class AccountStore(Protocol):
 
     def secret(self, tenant: str) -> bytes | None:
         """The tenant's secret, or None when no account was ever credited for it."""
+        ...
+
+    def balance_summary(self, tenant: str) -> tuple[int, int, int, int]:
+        """Over the tenant's accounts (erased credits aside, accounts left at zero too): how many, the
+        lowest and highest balance, the total, in milligrams."""
+        ...
+
+    def balances(self, tenant: str) -> Iterator[int]:
+        """Every account's balance in ascending order, streamed."""
         ...
 
     def credits(self, tenant: str, pseudonym: str) -> list[StoredCredit]:

@@ -15,12 +15,14 @@ from fastapi import APIRouter, Depends, Query
 
 from carbon.books.accounts.use_cases import AccountQuery, Accounts, EraseAccount
 from carbon.books.accounts.wire import (
+    AccountDistributionOut,
     AccountEraseRequest,
     AccountErasureOut,
     AccountOut,
     AccountQueryRequest,
     AccountUnit,
     account_view,
+    distribution_view,
     erasure_view,
 )
 
@@ -54,6 +56,23 @@ def account_routes(
         """Each counted online loan of the customer is credited with exactly the milligrams the ledger
         counted for it; a reversal debits it. A customer nothing was credited to has an empty account."""
         return account_view(accounts.balance(caller.tenant, AccountQuery(body.customer_ref)), unit)
+
+    @router.get(
+        "/distribution",
+        response_model=AccountDistributionOut,
+        responses=responses(422),
+        summary="How the tenant's account balances are spread: percentiles and bins, no account named",
+    )
+    def account_distribution(
+        caller: Annotated[Any, Depends(reader)],
+        accounts: book,
+        bins: Annotated[int, Query(ge=1, le=100, description="Equal-width bins.")] = 10,
+        unit: Annotated[AccountUnit, Query(description="Unit of the amounts.")] = "gCO2e",
+    ) -> dict[str, Any]:
+        """Accounts with a balance (erased credits aside), their total, the balance at the 10th, 25th,
+        50th, 75th, 90th and 99th percentile (nearest rank), and equal-width bins of integer milligrams
+        from the lowest balance to the highest."""
+        return distribution_view(accounts.distribution(caller.tenant, bins), unit)
 
     @router.post(
         "/erase",

@@ -9,6 +9,7 @@ the exact milligrams the ledger counted for those loans, so the accounts sum to 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,10 +25,13 @@ __all__ = [
     "CUSTOMER_REF_MAX_LENGTH",
     "CREDIT_COLUMNS",
     "AccountBalance",
+    "Bin",
     "CreditRow",
+    "Distribution",
     "FactorUsed",
     "MonthCredit",
     "balance_of",
+    "distribution",
     "credit_table",
     "is_customer_ref",
     "pseudonym",
@@ -161,4 +165,52 @@ def balance_of(rows: list[CreditRow]) -> AccountBalance:
         loans=sum(r.loans for r in rows),
         months=tuple(months),
         factor_releases=tuple(sorted({r.factor_release for r in rows})),
+    )
+
+
+PERCENTILES = (10, 25, 50, 75, 90, 99)
+
+
+@dataclass(frozen=True, slots=True)
+class Bin:
+    """Accounts whose balance lies in [low, high] milligrams (the last bin includes its top)."""
+
+    low: int
+    high: int
+    accounts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """How a tenant's account balances are spread, with no account named: count, total, nearest-rank
+    percentiles and equal-width bins between the lowest and the highest balance."""
+
+    accounts: int
+    mg: int
+    percentiles: tuple[tuple[int, int], ...]
+    bins: tuple[Bin, ...]
+
+
+def distribution(
+    count: int, lowest: int, highest: int, total: int, ordered: Iterable[int], bins: int = 10
+) -> Distribution:
+    """One pass over the balances in ascending order (streamed: memory does not grow with the accounts).
+
+    Percentile p is the balance of rank ceil(p/100 x count) (nearest rank). Bin edges are integer
+    milligrams: low + i x width, width = ceil((highest - lowest + 1) / bins)."""
+    if count == 0:
+        return Distribution(0, 0, (), ())
+    width = max(1, -(-(highest - lowest + 1) // bins))
+    counts = [0] * bins
+    ranks = {p: max(1, -(-p * count // 100)) for p in PERCENTILES}
+    found: dict[int, int] = {}
+    for rank, balance in enumerate(ordered, 1):
+        counts[min((balance - lowest) // width, bins - 1)] += 1
+        found.update((p, balance) for p, r in ranks.items() if r == rank)
+    edges = [(lowest + i * width, min(lowest + (i + 1) * width - 1, highest)) for i in range(bins)]
+    return Distribution(
+        accounts=count,
+        mg=total,
+        percentiles=tuple((p, found[p]) for p in PERCENTILES),
+        bins=tuple(Bin(low, high, n) for (low, high), n in zip(edges, counts, strict=True) if low <= highest),
     )

@@ -15,8 +15,10 @@ from carbon.books.accounts.ports import AccountStore
 from carbon.books.accounts.rules import (
     AccountBalance,
     CreditRow,
+    Distribution,
     balance_of,
     credit_table,
+    distribution,
     is_customer_ref,
     pseudonym,
 )
@@ -79,6 +81,11 @@ class Accounts:
             return balance_of([])
         rows = self._store.credits(tenant, pseudonym(secret, _checked(query.customer_ref)))
         return balance_of([CreditRow(m, a, f, int(v), r, int(n), int(mg)) for m, a, f, v, r, n, mg in rows])
+
+    def distribution(self, tenant: str, bins: int = 10) -> Distribution:
+        """How the tenant's balances are spread, naming no account (for the tenant's analysts)."""
+        count, lowest, highest, total = self._store.balance_summary(tenant)
+        return distribution(count, lowest, highest, total, self._store.balances(tenant), bins)
 
     def erase(self, tenant: str, command: EraseAccount, now: datetime) -> Erasure:
         """Sever the customer's pseudonym from their credits (idempotent); the ledger is not touched, so

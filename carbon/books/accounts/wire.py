@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from carbon.books.accounts.rules import CUSTOMER_REF_MAX_LENGTH, AccountBalance
+from carbon.books.accounts.rules import CUSTOMER_REF_MAX_LENGTH, AccountBalance, Distribution
 from carbon.books.accounts.use_cases import Erasure
 from carbon.core.calculate import format_amount
 from carbon.core.text import PLAIN_TEXT_PATTERN
 
 __all__ = [
+    "AccountDistributionOut",
     "AccountErasureOut",
     "AccountEraseRequest",
     "AccountOut",
@@ -20,6 +21,7 @@ __all__ = [
     "AccountUnit",
     "CustomerRef",
     "account_view",
+    "distribution_view",
     "erasure_view",
 ]
 
@@ -82,6 +84,30 @@ class AccountOut(BaseModel):
     factor_releases: list[str]
 
 
+class AccountPercentile(BaseModel):
+    """The balance at a percentile (nearest rank)."""
+
+    percentile: int
+    balance: AccountAmount
+
+
+class AccountBin(BaseModel):
+    """Accounts whose balance lies between two amounts (both included)."""
+
+    low: AccountAmount
+    high: AccountAmount
+    accounts: int
+
+
+class AccountDistributionOut(BaseModel):
+    """How the tenant's account balances are spread; no account is named."""
+
+    accounts: int
+    total: AccountAmount
+    percentiles: list[AccountPercentile]
+    bins: list[AccountBin]
+
+
 class AccountErasureOut(BaseModel):
     """What an erasure did; asking again is harmless (`erased` is then false)."""
 
@@ -111,6 +137,17 @@ def account_view(balance: AccountBalance, unit: str) -> dict[str, Any]:
         ],  # fmt: skip
         "factor_releases": list(balance.factor_releases),
     }
+
+
+def distribution_view(found: Distribution, unit: str) -> dict[str, Any]:
+    """The distribution as the API returns it."""
+    return {
+        "accounts": found.accounts,
+        "total": _amount(found.mg, unit),
+        "percentiles": [{"percentile": p, "balance": _amount(mg, unit)} for p, mg in found.percentiles],
+        "bins": [{"low": _amount(b.low, unit), "high": _amount(b.high, unit), "accounts": b.accounts}
+                 for b in found.bins],
+    }  # fmt: skip
 
 
 def erasure_view(erasure: Erasure) -> dict[str, Any]:
