@@ -134,6 +134,7 @@ class LoanIn(TypedDict):
     channel: Literal["online", "branch"]
     product: NotRequired[str | None]
     region: NotRequired[str | None]
+    customer_ref: NotRequired[str | None]  # credited to the customer's personal carbon account
 
 
 class QuantityIn(TypedDict):
