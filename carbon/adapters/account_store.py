@@ -24,6 +24,7 @@ __all__ = ["SqlAccountWrite", "SqlAccounts"]
 
 _COLUMNS = ("pseudonym", "month", "activity", "factor_id", "factor_version", "factor_release", "loans", "mg")
 _SECRET_BYTES = 32
+_PART_ROWS = 1 << 16  # credit rows handed to the driver at a time: bounds the Python objects made
 
 
 class SqlAccountWrite:
@@ -54,21 +55,24 @@ class SqlAccountWrite:
         columns = ", ".join(table.column_names)
         driver: Any = self._connection.connection.driver_connection
         if self._connection.dialect.name == "postgresql":
-            buffer = io.BytesIO()
-            pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
             with (
                 driver.cursor() as cursor,
                 cursor.copy(f"COPY account_credits ({columns}) FROM STDIN (FORMAT csv)") as copy,
             ):
-                copy.write(buffer.getbuffer())
+                for part in table.to_batches(max_chunksize=_PART_ROWS):
+                    buffer = io.BytesIO()
+                    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+                    pa_csv.write_csv(part, buffer, options)
+                    copy.write(buffer.getbuffer())
             return
         table = table.set_column(3, "month", table.column("month").cast(pa.string()))
         marks = ", ".join(["?"] * table.num_columns)
         cursor = driver.cursor()
-        cursor.executemany(
-            f"INSERT INTO account_credits ({columns}) VALUES ({marks})",
-            zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True),
-        )
+        for part in table.to_batches(max_chunksize=_PART_ROWS):  # Python rows for a part at a time only
+            cursor.executemany(
+                f"INSERT INTO account_credits ({columns}) VALUES ({marks})",
+                zip(*(part.column(i).to_pylist() for i in range(part.num_columns)), strict=True),
+            )
         cursor.close()
 
     def debit(self, original_entry_id: str, reversal_entry_id: str) -> None:
