@@ -15,8 +15,11 @@ from urllib.parse import quote
 import httpx
 
 from carbon.client.types import (
+    AccountDistribution,
+    AccountErasure,
     ActivityBatchResult,
     ActivityIn,
+    CarbonAccount,
     DateLike,
     EnergySavingIn,
     EnergySavingResult,
@@ -350,3 +353,26 @@ def healthz() -> Call[Health]:
 def readyz() -> Call[Ready]:
     """GET /readyz: the database answers (ServiceUnavailable otherwise; never retried)."""
     return Call("GET", "/readyz", _json, retry=False)
+
+
+# --- personal carbon accounts: the customer reference travels in the body only --------------------------
+
+
+def query_account(customer_ref: str, *, unit: ResultUnit | None = None) -> Call[CarbonAccount]:
+    """POST /v1/carbon-accounts/query: the customer's balance, loans and months."""
+    return Call("POST", "/v1/carbon-accounts/query", _json, _params(unit=unit),
+                content=encode({"customer_ref": customer_ref}), content_type="application/json")  # fmt: skip
+
+
+def erase_account(customer_ref: str) -> Call[AccountErasure]:
+    """POST /v1/carbon-accounts/erase (admin): sever the customer's account; idempotent, so retried."""
+    return Call("POST", "/v1/carbon-accounts/erase", _json,
+                content=encode({"customer_ref": customer_ref}), content_type="application/json")  # fmt: skip
+
+
+def account_distribution(
+    *, bins: int | None = None, unit: ResultUnit | None = None
+) -> Call[AccountDistribution]:
+    """GET /v1/carbon-accounts/distribution: percentiles and bins of the tenant's balances."""
+    return Call("GET", "/v1/carbon-accounts/distribution", _json,
+                _params(bins=bins, unit=unit))  # fmt: skip

@@ -125,6 +125,9 @@ class _Endpoints:
     factor_release = endpoint(_calls.factor_release)
     factors = endpoint(_calls.factors)
     factor = endpoint(_calls.factor)
+    query_account = endpoint(_calls.query_account)
+    erase_account = endpoint(_calls.erase_account)
+    account_distribution = endpoint(_calls.account_distribution)
     healthz = endpoint(_calls.healthz)
     readyz = endpoint(_calls.readyz)
 

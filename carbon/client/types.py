@@ -12,11 +12,14 @@ from decimal import Decimal
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 __all__ = [
+    "AccountDistribution",
+    "AccountErasure",
     "ActivityBatchResult",
     "ActivityIn",
     "ActivityLine",
     "Amount",
     "BookTotal",
+    "CarbonAccount",
     "EnergySavingIn",
     "EnergySavingResult",
     "Entry",
@@ -415,3 +418,32 @@ class Health(TypedDict):
 class Ready(TypedDict):
     status: str
     factor_release: str
+
+
+# --- personal carbon accounts --------------------------------------------------------------------------
+
+
+class CarbonAccount(TypedDict):
+    """A customer's account: exact balance, loans, and by month and activity (`months`), naming factors."""
+
+    balance: Amount
+    loans: int
+    months: list[dict[str, Any]]
+    factor_releases: list[str]
+
+
+class AccountErasure(TypedDict):
+    """What an erasure did (`erased` is false when there was nothing left to sever)."""
+
+    erased: bool
+    credits_severed: int
+    erased_at: str
+
+
+class AccountDistribution(TypedDict):
+    """How the tenant's balances are spread: no account named."""
+
+    accounts: int
+    total: Amount
+    percentiles: list[dict[str, Any]]
+    bins: list[dict[str, Any]]

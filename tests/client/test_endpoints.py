@@ -190,3 +190,18 @@ def test_the_async_client_against_the_app(settings: Settings) -> None:
                 await client.get_entry("e_missing")
 
     asyncio.run(run())
+
+
+def test_personal_carbon_accounts_through_the_client(client: CarbonClient) -> None:
+    loans: list[LoanIn] = [
+        {"loan_id": f"A-{i}", "disbursed_on": date(2021, 6, 30), "channel": "online", "customer_ref": "C-9"}
+        for i in range(3)
+    ]
+    client.record_loan_batch("accounts-1", loans)
+    account = client.query_account("C-9", unit="mgCO2e")
+    assert account["balance"] == {"value": "104400", "unit": "mgCO2e"} and account["loans"] == 3
+    spread = client.account_distribution(bins=2, unit="mgCO2e")
+    assert spread["accounts"] == 1 and spread["total"] == {"value": "104400", "unit": "mgCO2e"}
+    assert client.erase_account("C-9")["erased"] is True
+    assert client.erase_account("C-9")["erased"] is False
+    assert client.query_account("C-9")["loans"] == 0
