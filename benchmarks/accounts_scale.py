@@ -93,9 +93,10 @@ def record(path: Path, url: str, accounts: bool = True) -> dict[str, Any]:
     ctx = WriteContext("bench", "accounts-year", "bench", datetime.now(UTC))
     before = peak_rss_bytes()
     start = time.perf_counter()
-    outcome = record_loan_file(SqlLedger(engine), registry, ctx, lambda: read_loan_chunks(path, "parquet"),
+    ledger = SqlLedger(engine)
+    outcome = record_loan_file(ledger, registry, ctx, lambda: read_loan_chunks(path, "parquet"),
                                reference=path.name, default_region="CN", unit="mgCO2e",
-                               subledger=Accounts(SqlAccounts(engine)) if accounts else None)  # fmt: skip
+                               subledger=Accounts(SqlAccounts(ledger)) if accounts else None)  # fmt: skip
     seconds = time.perf_counter() - start
     engine.dispose()
     return {"record_seconds": round(seconds, 1), "loans_counted": outcome.body["loans_counted"],
@@ -106,11 +107,11 @@ def record(path: Path, url: str, accounts: bool = True) -> dict[str, Any]:
 def reads(url: str, customers: int, count: int) -> dict[str, Any]:
     """Single-account reads at random (one in ten a customer with no account): p50, p99, max in ms."""
     from carbon.adapters.account_store import SqlAccounts
-    from carbon.adapters.sql_store import create_ledger_engine
+    from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
     from carbon.books.accounts import AccountQuery, Accounts
 
     engine = create_ledger_engine(url)
-    accounts = Accounts(SqlAccounts(engine))
+    accounts = Accounts(SqlAccounts(SqlLedger(engine)))
     rng = random.Random(5)
     refs = [f"C{rng.randrange(customers * 11 // 10):09d}" for _ in range(count)]
     accounts.balance("bench", AccountQuery(refs[0]))  # connect once before timing

@@ -15,10 +15,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from carbon.adapters.schema import account_credits, account_erasures, account_secrets
-from carbon.adapters.sql_store import write_transaction
+from carbon.adapters.sql_store import SqlLedger
 
 __all__ = ["SqlAccountWrite", "SqlAccounts"]
 
@@ -108,20 +108,20 @@ def _secret(connection: Connection, tenant: str) -> bytes | None:
 
 
 class SqlAccounts:
-    """The accounts over one SQLAlchemy engine (the ledger's)."""
+    """The accounts beside one SQL ledger: its engine, and its writes' lock and queue."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
+    def __init__(self, ledger: SqlLedger) -> None:
+        self._ledger = ledger
+        self.engine = ledger.engine
+        self._postgres = self.engine.dialect.name == "postgresql"
         self._secrets: dict[str, bytes] = {}  # a tenant's secret never changes once made
 
     @contextmanager
     def write(self, tenant: str) -> Iterator[SqlAccountWrite]:
-        """A write transaction under the tenant's ledger lock (no credit runs beside an erasure)."""
-        with write_transaction(self.engine) as connection:
-            if self._postgres:
-                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": tenant})
-            yield SqlAccountWrite(connection, tenant)
+        """A write transaction under the tenant's ledger lock (no credit runs beside an erasure), waited
+        for as long as a ledger write waits, then busy (503 with Retry-After)."""
+        with self._ledger.write(tenant) as ledger_write:
+            yield SqlAccountWrite(ledger_write.connection, tenant)
 
     def within(self, ledger_write: object) -> SqlAccountWrite:
         """The account writes of a ledger write (a `SqlWrite`), in its transaction."""

@@ -58,7 +58,7 @@ def create_app(settings: Settings, registry: FactorRegistry | None = None) -> Fa
         job_store = CountedJobs(engine, metrics)
         work = WorkDir(settings.data_dir / "work").open()
         adopt_legacy_job_files(settings.data_dir / "jobs", job_store)
-        accounts_book = Accounts(SqlAccounts(engine))
+        accounts_book = Accounts(SqlAccounts(ledger))
         runner = JobRunner(job_store, ledger.waiting(JOB_LOCK_WAIT_SECONDS), loaded, work.path,
                            read_chunks=_read_chunks, count_rows=count_rows,
                            default_region=settings.default_loan_region, policy=job_policy(settings),

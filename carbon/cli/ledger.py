@@ -59,12 +59,13 @@ def ingest(
         ctx = WriteContext(check_tenant(tenant), key or f"file:{checksum}", checksum, datetime.now(UTC))
         with ledger_engine() as engine, Progress(transient=True, console=ERR) as bar:
             task = bar.add_task(f"recording {file.name}", total=None)
+            ledger = SqlLedger(engine, lock_wait=settings.db_lock_wait_seconds)
             outcome = record_loan_file(
-                SqlLedger(engine, lock_wait=settings.db_lock_wait_seconds), load_factors(), ctx,
+                ledger, load_factors(), ctx,
                 lambda: read_loan_chunks(file, fmt),
                 reference=file.name,
                 default_region=settings.default_loan_region, release=release, unit=unit,
-                progress=lambda rows: bar.advance(task, rows), subledger=Accounts(SqlAccounts(engine)),
+                progress=lambda rows: bar.advance(task, rows), subledger=Accounts(SqlAccounts(ledger)),
             )  # fmt: skip
         _print_ingest(outcome.body, outcome.replayed, as_json, unit)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 
 from carbon.adapters.schema import account_credits, account_erasures
+from carbon.adapters.sql_store import SqlLedger, create_ledger_engine
 from carbon.api import create_app
 from carbon.core.access import Role
 from carbon.settings import Settings
@@ -25,6 +27,7 @@ from tests.keys import authorize, bearer, issue
 from tests.oracle import VARIED_FACTORS, Oracle, varied_loans
 
 ORACLE = Oracle()
+HOLD_SECONDS = 30.0  # how long a test holds a tenant's lock: far beyond the 1 s a write may wait for it
 
 
 @pytest.fixture(params=BACKENDS)
@@ -320,3 +323,34 @@ def test_the_distribution_of_balances_names_no_account_and_matches_a_plain_oracl
     assert [x["accounts"] for x in found["bins"]] == in_bins
     assert mg(found["bins"][0]["low"]) == balances[0] and mg(found["bins"][-1]["high"]) == balances[-1]
     assert "cust-" not in response.text
+
+
+def test_an_erasure_waits_for_a_held_ledger_lock_only_as_long_as_a_write_may_then_is_busy(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Another process's write holds the tenant's lock: the erasure is 503 with Retry-After within the
+    bound (not a wait as long as the other write), severs nothing, and succeeds once the lock is free."""
+    settings = Settings(factors_dir=VARIED_FACTORS, data_dir=tmp_path, database_url=db_url,
+                        db_lock_wait_seconds=1)  # fmt: skip
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        authorize(client)
+        ref = "held@example.cn"
+        record(client, [{"loan_id": "h-1", "disbursed_on": "2021-06-30", "channel": "online",
+                         "customer_ref": ref}], "held")  # fmt: skip
+        before = account(client, ref)
+        holder = create_ledger_engine(db_url)
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                with SqlLedger(holder).write("default"):  # on SQLite: the database's write lock
+                    erasing = pool.submit(
+                        client.post, "/v1/carbon-accounts/erase", json={"customer_ref": ref}
+                    )
+                    busy = erasing.result(timeout=HOLD_SECONDS)  # raises if it waited out the holder
+                assert busy.status_code == 503, busy.text
+                assert int(busy.headers["Retry-After"]) >= 1
+                assert busy.headers["content-type"].startswith("application/problem+json")
+                assert account(client, ref) == before
+                erased = client.post("/v1/carbon-accounts/erase", json={"customer_ref": ref})
+                assert erased.status_code == 200 and erased.json()["erased"] is True, erased.text
+        finally:
+            holder.dispose()

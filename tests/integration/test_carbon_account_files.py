@@ -68,7 +68,7 @@ def ingest(store: SqlLedger, path: Path, fmt: FileFormat, key: str) -> dict[str,
     ctx = WriteContext("default", key, f"sum-{key}", datetime.now(UTC))
     outcome = record_loan_file(store, REGISTRY, ctx, lambda: read_loan_chunks(path, fmt, chunk_rows=50),
                                reference=path.name, default_region="CN", unit="mgCO2e",
-                               subledger=Accounts(SqlAccounts(store.engine)))  # fmt: skip
+                               subledger=Accounts(SqlAccounts(store)))  # fmt: skip
     return outcome.body
 
 
@@ -87,7 +87,7 @@ def expected(loans: list[dict[str, str]]) -> dict[str, tuple[int, int]]:
 
 
 def balances(store: SqlLedger, refs: set[str]) -> dict[str, tuple[int, int]]:
-    accounts = Accounts(SqlAccounts(store.engine))
+    accounts = Accounts(SqlAccounts(store))
     found = {ref: accounts.balance("default", AccountQuery(ref)) for ref in refs if ref}
     return {ref: (b.mg, b.loans) for ref, b in found.items() if b.loans}
 
@@ -127,7 +127,7 @@ def test_a_file_of_loans_all_with_customers_sums_to_the_book_and_its_reversal_de
         == stored_mg(store)
     )
     reverse_entry(store, "default", str(body["entry_id"]), datetime.now(UTC),
-                  subledger=Accounts(SqlAccounts(store.engine)))  # fmt: skip
+                  subledger=Accounts(SqlAccounts(store)))  # fmt: skip
     assert balances(store, {f"c{i}" for i in range(11)}) == {}
     assert stored_mg(store) == 0
 
